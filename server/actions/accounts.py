@@ -1,0 +1,81 @@
+"""Accounts: sign-up, staff accounts, language, API tokens."""
+
+from __future__ import annotations
+
+import re
+
+from tortoise.exceptions import IntegrityError
+
+from server.actions.errors import ActionError, Conflict
+from server.auth import PASSWORD_MIN_CHARS, hash_password, new_token
+from server.i18n import LANGUAGES
+from server.models import ApiToken, Role, User
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
+NAME_MAX_CHARS = 80
+PASSWORD_MAX_CHARS = 1024  # argon2 handles more, but nobody types that; limits hashing cost
+
+
+def clean_email(email: object) -> str:
+    if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
+        raise ActionError("invalid_email", f"{email!r:.80} is not an e-mail address")
+    return email.strip().lower()
+
+
+def clean_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ActionError("invalid_name", "the name is empty")
+    text = " ".join(name.split())
+    if len(text) > NAME_MAX_CHARS:
+        raise ActionError("invalid_name", f"the name is longer than {NAME_MAX_CHARS} characters")
+    return text
+
+
+def clean_password(password: object) -> str:
+    if not isinstance(password, str) or len(password) < PASSWORD_MIN_CHARS:
+        raise ActionError(
+            "weak_password", f"the password needs at least {PASSWORD_MIN_CHARS} characters"
+        )
+    if len(password) > PASSWORD_MAX_CHARS:
+        raise ActionError("invalid_password", "the password is too long")
+    return password
+
+
+async def create_user(
+    email: object,
+    display_name: object,
+    password: object,
+    role: Role = Role.CUSTOMER,
+    team: str = "",
+) -> User:
+    """Create an account; customers sign up themselves, staff are created by an admin."""
+    address = clean_email(email)
+    name = clean_name(display_name)
+    secret = clean_password(password)
+    if await User.exists(email=address):
+        raise Conflict(f"an account for {address!r} exists already")
+    try:
+        return await User.create(
+            email=address,
+            display_name=name,
+            role=role,
+            team=team.strip()[:60],
+            password_hash=hash_password(secret),
+        )
+    except IntegrityError:
+        raise Conflict(f"an account for {address!r} exists already") from None
+
+
+async def set_language(user: User, language: object) -> None:
+    """Set the UI language ("" follows the browser)."""
+    if language not in ("", *LANGUAGES):
+        raise ActionError("invalid_language", f"unknown language {language!r:.20}")
+    user.language = str(language)
+    await user.save(update_fields=["language"])
+
+
+async def create_token(user: User, name: str) -> str:
+    """Create an API token for non-browser clients; only its hash is stored."""
+    token, digest = new_token()
+    await ApiToken.create(user=user, token_hash=digest, name=name.strip()[:80] or "token")
+    return token

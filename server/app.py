@@ -1,0 +1,82 @@
+"""Assemble the app: routes, middleware, and a lifespan that opens what it needs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgi_csrf import asgi_csrf
+from brotli_asgi import BrotliMiddleware
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.actions import publishing
+from server.db import close_database, open_database
+from server.live import make_fanout
+from server.ratelimit import LoginLimiter
+from server.routes import routes
+from server.settings import Settings, load_settings
+from server.views.common import error_page
+
+SESSION_DAYS = 30  # a field technician should not sign in again every week
+MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    """Build the ASGI app for these settings (default: from the environment)."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await open_database(settings)
+        fanout = make_fanout(settings.broker_url)
+        await fanout.broker.start()
+        app.state.fanout = fanout
+        publishing.install(fanout)
+        try:
+            yield
+        finally:
+            publishing.install(None)
+            await fanout.broker.stop()
+            await close_database()
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_page(request, None, 404, "page not found")
+
+    app = Starlette(
+        debug=settings.debug,
+        routes=routes(),
+        middleware=[
+            Middleware(BrotliMiddleware, minimum_size=500, gzip_fallback=True),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="dreiklang_session",
+                max_age=SESSION_DAYS * 24 * 3600,
+                same_site="lax",
+                https_only=settings.https_cookies,
+            ),
+        ],
+        exception_handlers={404: not_found},
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.settings = settings
+    app.state.login_limiter = LoginLimiter(
+        settings.ratelimit_url, settings.login_attempts_per_minute
+    )
+    # CSRF wraps everything: every state-changing request needs the token unless it
+    # authenticates with a bearer token (no cookies to abuse).
+    return asgi_csrf(
+        app,
+        signing_secret=str(settings.secret_key),
+        cookie_name="dreiklang_csrf",
+        http_header="x-csrftoken",
+        always_set_cookie=True,
+        always_protect={"/login", "/signup", "/logout"},
+        cookie_secure=settings.https_cookies,
+    )

@@ -1,0 +1,153 @@
+"""The demo company, Stadtwerke Nordlicht, loaded through the actions as users would."""
+
+from __future__ import annotations
+
+from server.actions.accounts import create_user
+from server.actions.messages import send_message
+from server.actions.reads import mark_read
+from server.actions.threads import start_thread, update_thread
+from server.models import Role, User
+
+DEMO_PASSWORD = "nordlicht-demo"  # noqa: S105 - printed on purpose: it is the demo's sign-in
+
+PEOPLE = [
+    # key, e-mail, name, role, team
+    ("admin", "admin@nordlicht.example", "Sabine Admin", Role.ADMIN, "IT"),
+    ("jan", "jan@nordlicht.example", "Jan Petersen", Role.EMPLOYEE, "Field service"),
+    ("mira", "mira@nordlicht.example", "Mira Yilmaz", Role.EMPLOYEE, "Billing"),
+    ("grid", "ole@nordlicht.example", "Ole Hansen", Role.EMPLOYEE, "Grid operations"),
+    ("aylin", "aylin@nordlicht.example", "Aylin Kaya", Role.MODERATOR, "Community"),
+    ("weber", "weber@example.org", "Gisela Weber", Role.CUSTOMER, ""),
+    ("tom", "tom@example.org", "Tom Becker", Role.CUSTOMER, ""),
+    ("lena", "lena@example.org", "Lena Schulz", Role.CUSTOMER, ""),
+]
+
+THREADS: list[tuple[str, str, str, str, list[tuple[str, str]], str | None]] = [
+    # author, title, kind, visibility, [(speaker, body)], status
+    (
+        "weber",
+        "Stromausfall in der Hafenstraße – wann ist der Strom wieder da?",
+        "question",
+        "public",
+        [
+            (
+                "weber",
+                "Seit 21:40 ist bei uns in der **Hafenstraße 12** der Strom weg. "
+                "Die Nachbarn auch. Wissen Sie schon, wie lange das dauert?",
+            ),
+            (
+                "jan",
+                "Guten Abend Frau Weber, ich bin vor Ort am Umspannwerk Hafen. "
+                "Ein Kabelschaden, wir schalten gerade um. Rechnen Sie mit ca. 45 Minuten.",
+            ),
+            ("tom", "Danke für die schnelle Info! Bei uns in Nr. 20 auch betroffen."),
+            (
+                "jan",
+                "Update: Die Umschaltung ist erfolgt, alle Haushalte sollten wieder "
+                "Strom haben. Bitte melden Sie sich, falls nicht.",
+            ),
+            ("weber", "Licht ist wieder an. Vielen Dank!"),
+        ],
+        "answered",
+    ),
+    (
+        "tom",
+        "Why did my advance payment go up by 30 €?",
+        "question",
+        "public",
+        [
+            (
+                "tom",
+                "My monthly advance payment went from 85 € to 115 €. "
+                "My usage hasn't changed. Can someone explain?",
+            )
+        ],
+        None,
+    ),
+    (
+        "lena",
+        "Wie lese ich meinen neuen Smart Meter ab?",
+        "question",
+        "public",
+        [
+            (
+                "lena",
+                "Seit letzter Woche habe ich einen neuen Zähler mit Display. "
+                "Welche Zahl ist mein Verbrauch?",
+            ),
+            (
+                "weber",
+                "Bei mir war es der Wert mit **1.8.0** davor – das ist der Bezug in kWh. "
+                "Einfach mit der Taschenlampe auf das Lichtsymbol leuchten, dann blättert "
+                "die Anzeige weiter.",
+            ),
+            ("lena", "Super, das hat geklappt – danke!"),
+        ],
+        "answered",
+    ),
+    (
+        "mira",
+        "Rollout of the new smart meters in district north",
+        "discussion",
+        "internal",
+        [
+            (
+                "mira",
+                "Billing needs the old meter readings on the day of the change. "
+                "Can field service photograph the old display before removal?",
+            ),
+            ("jan", "Yes – we'll add it to the checklist. The app already supports photos."),
+            ("grid", "Grid ops: the first 400 meters go in from 1 December, streets list follows."),
+        ],
+        None,
+    ),
+    (
+        "tom",
+        "More charging points at the harbour",
+        "idea",
+        "public",
+        [
+            (
+                "tom",
+                "The two charging points at the harbour car park are always busy on "
+                "weekends. Could you add more?",
+            ),
+            ("lena", "+1, especially in summer."),
+        ],
+        None,
+    ),
+    (
+        "lena",
+        "App-Erinnerung vor der Zählerablesung",
+        "idea",
+        "public",
+        [("lena", "Eine Push-Erinnerung zwei Tage vor der Ablesung wäre praktisch.")],
+        None,
+    ),
+]
+
+
+async def load_demo() -> list[str]:
+    """Create the demo company unless it exists; return how to sign in as each role."""
+    people: dict[str, User] = {}
+    fresh = not await User.exists(email=PEOPLE[0][1])
+    for key, email, name, role, team in PEOPLE:
+        found = await User.get_or_none(email=email)
+        people[key] = found or await create_user(email, name, DEMO_PASSWORD, role, team)
+    if fresh:
+        for i, (author, title, kind, visibility, messages, status) in enumerate(THREADS):
+            first_speaker, first_body = messages[0]
+            thread, _, _ = await start_thread(
+                people[author], title, first_body, f"demo-{i}-0", kind, visibility
+            )
+            for j, (speaker, body) in enumerate(messages[1:], start=1):
+                await send_message(people[speaker], thread.id, body, f"demo-{i}-{j}")
+            if status:
+                await update_thread(people["jan"], thread.id, status=status)
+            await mark_read(people[author], thread)
+    lines = ["Demo company 'Stadtwerke Nordlicht' is ready. Sign in with password "
+             f"{DEMO_PASSWORD!r} as:"]  # fmt: skip
+    for key, email, name, role, team in PEOPLE:
+        if key in ("admin", "jan", "mira", "aylin", "weber", "tom"):
+            lines.append(f"  {role.value:<9} {email:<28} {name}" + (f" ({team})" if team else ""))
+    return lines

@@ -1,0 +1,209 @@
+"""Fan-out inside one server process: rooms per thread, in database order, without gaps.
+
+The broker may deliver events late, twice or out of order (two commits publish in a race; Redis
+drops messages while reconnecting). Each room therefore dispatches strictly by the database's
+per-thread sequence: early events wait, duplicates are dropped, and a gap that does not close
+by itself within GAP_WAIT_SECONDS is filled from the database once per process, never once per
+recipient. Frames arrive pre-rendered per audience and format, so fan-out only picks a string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from server.hub import Broker
+
+log = logging.getLogger(__name__)
+
+GAP_WAIT_SECONDS = 0.15  # racing commits publish microseconds apart; a real loss takes longer
+
+
+@dataclass(slots=True)
+class LiveEvent:
+    """A committed thread event as it travels between processes."""
+
+    thread: str
+    staff_seq: int
+    public_seq: int | None
+    frames: dict[str, str]  # "<view>:<format>" -> encoded frame; no key = not for that view
+
+    def encode(self) -> str:
+        """Serialize for the broker."""
+        return json.dumps(
+            {"t": self.thread, "s": self.staff_seq, "p": self.public_seq, "f": self.frames},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def decode(cls, raw: str) -> LiveEvent:
+        data = json.loads(raw)
+        return cls(data["t"], data["s"], data["p"], data["f"])
+
+
+class Member(Protocol):
+    """A local recipient (one WebSocket connection)."""
+
+    def thread_event(self, event: LiveEvent) -> None: ...
+    def channel_frames(self, channel: str, frames: dict[str, str]) -> None: ...
+
+
+GapLoader = Callable[[str, int, int], Awaitable[list[LiveEvent]]]
+"""Load a thread's events with staff_seq in [first, last] from the database."""
+
+SeqReader = Callable[[str], Awaitable[int]]
+"""Read a thread's latest committed staff_seq."""
+
+
+@dataclass(eq=False)
+class Room:
+    thread: str
+    members: set[Member] = field(default_factory=set)
+    expected: int | None = None  # next staff_seq to dispatch; None until the room is ready
+    early: list[LiveEvent] = field(default_factory=list)
+    waiting: dict[int, LiveEvent] = field(default_factory=dict)
+    gap_task: asyncio.Task[None] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Fanout:
+    """Route broker messages to local members; one broker subscription per channel."""
+
+    def __init__(self, broker: Broker, load_gap: GapLoader, read_seq: SeqReader) -> None:
+        self.broker = broker
+        self.rooms: dict[str, Room] = {}
+        self.channels: dict[str, set[Member]] = {}
+        self._load_gap = load_gap
+        self._read_seq = read_seq
+        broker.listener = self._on_broker_message
+
+    # -- thread rooms ---------------------------------------------------------------------
+
+    async def join(self, thread: str, member: Member) -> None:
+        """Add a member to a thread's room, opening the room on first use."""
+        room = self.rooms.get(thread)
+        if room is None:
+            room = self.rooms[thread] = Room(thread)
+            room.members.add(member)
+            try:
+                await self.broker.subscribe("thread:" + thread)
+                # Subscribe first, then read: anything committed later reaches the room.
+                latest = await self._read_seq(thread)
+            except BaseException:
+                self.rooms.pop(thread, None)
+                room.ready.set()
+                raise
+            room.expected = latest + 1
+            early, room.early = room.early, []
+            for event in sorted(early, key=lambda e: e.staff_seq):
+                self._accept(room, event)
+            room.ready.set()
+        else:
+            room.members.add(member)
+            await room.ready.wait()
+
+    async def leave(self, thread: str, member: Member) -> None:
+        """Remove a member; close the room when it is empty."""
+        room = self.rooms.get(thread)
+        if room is None:
+            return
+        room.members.discard(member)
+        if not room.members and room.ready.is_set():
+            del self.rooms[thread]
+            if room.gap_task is not None:
+                room.gap_task.cancel()
+            await self.broker.unsubscribe("thread:" + thread)
+
+    # -- plain channels (thread list, per user) ------------------------------------------
+
+    async def listen(self, channel: str, member: Member) -> None:
+        members = self.channels.get(channel)
+        if members is None:
+            members = self.channels[channel] = set()
+            await self.broker.subscribe(channel)
+        members.add(member)
+
+    async def unlisten(self, channel: str, member: Member) -> None:
+        members = self.channels.get(channel)
+        if members is None:
+            return
+        members.discard(member)
+        if not members:
+            del self.channels[channel]
+            await self.broker.unsubscribe(channel)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def publish_event(self, event: LiveEvent) -> None:
+        await self.broker.publish("thread:" + event.thread, event.encode())
+
+    async def publish_frames(self, channel: str, frames: dict[str, str]) -> None:
+        await self.broker.publish(channel, json.dumps(frames, separators=(",", ":")))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _on_broker_message(self, channel: str, raw: str) -> None:
+        try:
+            if channel.startswith("thread:"):
+                room = self.rooms.get(channel[7:])
+                if room is not None:
+                    self._accept(room, LiveEvent.decode(raw))
+            else:
+                members = self.channels.get(channel)
+                if members:
+                    frames = json.loads(raw)
+                    for member in tuple(members):
+                        member.channel_frames(channel, frames)
+        except Exception:  # one bad message must not stop delivery of the next
+            log.exception("dropping undeliverable broker message on %r", channel)
+
+    def _accept(self, room: Room, event: LiveEvent) -> None:
+        if room.expected is None:
+            room.early.append(event)
+            return
+        seq = event.staff_seq
+        if seq < room.expected:
+            return  # already dispatched (duplicate or replayed by a gap fill)
+        if seq > room.expected:
+            room.waiting[seq] = event
+            if room.gap_task is None:
+                room.gap_task = asyncio.create_task(self._fill_gap(room))
+            return
+        self._dispatch(room, event)
+        room.expected = seq + 1
+        while room.expected in room.waiting:
+            self._dispatch(room, room.waiting.pop(room.expected))
+            room.expected += 1
+
+    def _dispatch(self, room: Room, event: LiveEvent) -> None:
+        for member in tuple(room.members):
+            member.thread_event(event)
+
+    async def _fill_gap(self, room: Room) -> None:
+        try:
+            await asyncio.sleep(GAP_WAIT_SECONDS)
+            while room.waiting and room.expected is not None:
+                first = room.expected
+                last = min(room.waiting) - 1
+                if last >= first:
+                    for event in await self._load_gap(room.thread, first, last):
+                        self._accept(room, event)
+                if room.waiting and room.expected == first:
+                    # The database has nothing for the gap (cannot happen after a commit);
+                    # skip it rather than stall the room for good.
+                    log.warning("skipping unfillable gap %d..%d in %r", first, last, room.thread)
+                    room.expected = min(room.waiting)
+                    nxt = room.waiting.pop(room.expected)
+                    self._accept(room, nxt)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("gap fill failed in %r", room.thread)
+        finally:
+            room.gap_task = None
+            if room.waiting and room.thread in self.rooms:
+                room.gap_task = asyncio.create_task(self._fill_gap(room))

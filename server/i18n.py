@@ -1,0 +1,91 @@
+"""Languages: gettext catalogs (English source, German) and choosing one per request."""
+
+from __future__ import annotations
+
+import gettext
+from functools import cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError, negotiate_locale
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "web" / "locale"
+LANGUAGES = ("en", "de")
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
+
+
+class CatalogTranslations(gettext.NullTranslations):
+    """Translations read straight from a .po file, so no compiled .mo is committed."""
+
+    def __init__(self, messages: dict[str, str], plurals: dict[tuple[str, int], str]) -> None:
+        super().__init__()
+        self._messages = messages
+        self._plurals = plurals
+
+    def gettext(self, message: str) -> str:
+        return self._messages.get(message) or message
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        index = 0 if n == 1 else 1  # English and German share this plural rule
+        found = self._plurals.get((msgid1, index))
+        if found:
+            return found
+        return msgid1 if n == 1 else msgid2
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """Return the catalog for a language (English is the source text)."""
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if language == DEFAULT_LANGUAGE or not path.exists():
+        return gettext.NullTranslations()
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=language)
+    messages: dict[str, str] = {}
+    plurals: dict[tuple[str, int], str] = {}
+    for entry in catalog:
+        if not entry.id or entry.fuzzy:
+            continue
+        if isinstance(entry.id, tuple):
+            for i, text in enumerate(entry.string or ()):
+                plurals[(str(entry.id[0]), i)] = str(text)
+        elif entry.string:
+            messages[str(entry.id)] = str(entry.string)
+    return CatalogTranslations(messages, plurals)
+
+
+def negotiate(accept_language: str | None, preferred: str = "") -> str:
+    """Choose the UI language: the user's setting, else the browser's, else English."""
+    if preferred in LANGUAGES:
+        return preferred
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    wanted = []
+    for part in accept_language.split(","):
+        tag = part.split(";", 1)[0].strip()
+        q = 1.0
+        if ";q=" in part:
+            try:
+                q = float(part.split(";q=", 1)[1])
+            except ValueError:
+                q = 0.0
+        if tag and q > 0:
+            wanted.append((q, tag.replace("-", "_")))
+    wanted.sort(key=lambda pair: -pair[0])
+    found = negotiate_locale([tag for _, tag in wanted], list(LANGUAGES), sep="_")
+    if found is None:
+        # "de-AT" should still pick German even if only "de" is offered.
+        for _, tag in wanted:
+            try:
+                lang = Locale.parse(tag).language
+            except (ValueError, UnknownLocaleError):
+                continue
+            if lang in LANGUAGES:
+                return lang
+    return found or DEFAULT_LANGUAGE
+
+
+def gettext_for(language: str) -> gettext.NullTranslations:
+    """Return translations usable in Python code (errors, frames)."""
+    return translations(language if language in LANGUAGES else DEFAULT_LANGUAGE)

@@ -1,0 +1,159 @@
+"""Reads that depend on who asks. Every query here takes the viewer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from server.models import Audience, Event, Message, ReadState, Thread, User, Visibility
+
+REPLAY_LIMIT = 500  # beyond this many missed events a reload is cheaper than a replay
+PAGE_SIZE_MAX = 100
+
+
+def view_of(user: User) -> Audience:
+    """Return the audience a user reads as: staff see staff-only content, customers do not."""
+    return Audience.STAFF if user.is_staff else Audience.ALL
+
+
+def threads_visible_to(user: User) -> QuerySet[Thread]:
+    """Return the threads this user may see."""
+    if user.is_staff:
+        return Thread.all()
+    return Thread.filter(visibility=Visibility.PUBLIC)
+
+
+async def thread_for(user: User, thread_id: object) -> Thread | None:
+    """Return a thread if it exists and the user may see it; None hides both cases alike."""
+    if not isinstance(thread_id, str) or not thread_id or len(thread_id) > 32:
+        return None
+    return await threads_visible_to(user).get_or_none(id=thread_id)
+
+
+def messages_visible_to(user: User, thread: Thread) -> QuerySet[Message]:
+    """Return a thread's messages this user may see (staff notes only for staff)."""
+    query = Message.filter(thread_id=thread.id)
+    if not user.is_staff:
+        query = query.filter(audience=Audience.ALL)
+    return query
+
+
+async def message_for(user: User, message_id: object) -> Message | None:
+    """Return a message the user may see, with its thread, or None."""
+    if not isinstance(message_id, str) or not message_id or len(message_id) > 32:
+        return None
+    msg = await Message.get_or_none(id=message_id).prefetch_related("thread", "author")
+    if msg is None:
+        return None
+    if await thread_for(user, msg.thread_id) is None:
+        return None
+    if msg.audience == Audience.STAFF and not user.is_staff:
+        return None
+    return msg
+
+
+def seq_of(thread: Thread, user: User) -> int:
+    """Return the latest sequence number of a thread in the user's view."""
+    return thread.staff_seq if user.is_staff else thread.public_seq
+
+
+def message_count_of(thread: Thread, user: User) -> int:
+    return thread.staff_messages if user.is_staff else thread.public_messages
+
+
+def activity_of(thread: Thread, user: User) -> datetime:
+    return thread.staff_activity_at if user.is_staff else thread.public_activity_at
+
+
+async def latest_messages(
+    user: User, thread: Thread, limit: int = 50, before: datetime | None = None
+) -> list[Message]:
+    """Return up to `limit` visible messages, oldest first, optionally before a time."""
+    query = messages_visible_to(user, thread)
+    if before is not None:
+        query = query.filter(created_at__lt=before)
+    rows = await query.order_by("-created_at", "-id").limit(limit).prefetch_related("author")
+    rows.reverse()
+    return rows
+
+
+async def events_since(user: User, thread: Thread, since: int) -> list[Event] | None:
+    """Return the user's view of events after `since`, in order; None if too many to replay."""
+    if user.is_staff:
+        query = Event.filter(thread_id=thread.id, staff_seq__gt=since).order_by("staff_seq")
+    else:
+        query = Event.filter(thread_id=thread.id, public_seq__gt=since).order_by("public_seq")
+    rows = await query.limit(REPLAY_LIMIT + 1).prefetch_related("message", "message__author")
+    if len(rows) > REPLAY_LIMIT:
+        return None
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    """A thread as one viewer sees it in a list."""
+
+    thread: Thread
+    seq: int
+    activity_at: datetime
+    message_count: int
+    read_count: int
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.message_count - self.read_count)
+
+
+async def thread_rows(user: User, limit: int = 100) -> list[ThreadRow]:
+    """Return the visible threads, newest activity first, with unread counts."""
+    order = "-staff_activity_at" if user.is_staff else "-public_activity_at"
+    threads = await threads_visible_to(user).order_by(order).limit(limit)
+    reads = {
+        r.thread_id: r.read_messages
+        for r in await ReadState.filter(user_id=user.id, thread_id__in=[t.id for t in threads])
+    }
+    return [
+        ThreadRow(
+            t, seq_of(t, user), activity_of(t, user), message_count_of(t, user), reads.get(t.id, 0)
+        )
+        for t in threads
+    ]
+
+
+async def thread_row(user: User, thread: Thread) -> ThreadRow:
+    read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
+    return ThreadRow(
+        thread,
+        seq_of(thread, user),
+        activity_of(thread, user),
+        message_count_of(thread, user),
+        read.read_messages if read else 0,
+    )
+
+
+async def page_threads(
+    user: User, limit: int, cursor: tuple[datetime, str] | None
+) -> list[ThreadRow]:
+    """Return one page of visible threads for the JSON API, newest activity first."""
+    field = "staff_activity_at" if user.is_staff else "public_activity_at"
+    query = threads_visible_to(user)
+    if cursor is not None:
+        at, tid = cursor
+        older: dict[str, Any] = {f"{field}__lt": at}
+        same_time: dict[str, Any] = {field: at, "id__lt": tid}
+        query = query.filter(Q(**older) | Q(**same_time))
+    threads = await query.order_by(f"-{field}", "-id").limit(limit)
+    reads = {
+        r.thread_id: r.read_messages
+        for r in await ReadState.filter(user_id=user.id, thread_id__in=[t.id for t in threads])
+    }
+    return [
+        ThreadRow(
+            t, seq_of(t, user), activity_of(t, user), message_count_of(t, user), reads.get(t.id, 0)
+        )
+        for t in threads
+    ]

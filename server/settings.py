@@ -1,0 +1,90 @@
+"""Settings: the only reader of the environment."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from starlette.config import Config
+from starlette.datastructures import CommaSeparatedStrings, Secret
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know about its deployment."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    secret_key: Secret = field(default_factory=lambda: Secret(""))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allowed_origins: tuple[str, ...] = ()
+    broker_url: str = "memory://"
+    ratelimit_url: str = "memory://"
+    login_attempts_per_minute: int = 10
+    https_cookies: bool = False
+    debug: bool = False
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Return a copy with some fields replaced (tests, CLI flags)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """Return the SQLite file of the database URL, if it is one."""
+        if self.database_url.startswith("sqlite://"):
+            path = self.database_url.removeprefix("sqlite://")
+            return None if path == ":memory:" else Path(path)
+        return None
+
+    def origin_allowed(self, origin: str | None, host_header: str | None) -> bool:
+        """Tell whether a browser Origin may open a socket or post to this server."""
+        if origin is None:
+            return True  # non-browser clients send no Origin; they authenticate by token
+        if self.allowed_origins:
+            return origin in self.allowed_origins
+        # Default: same origin as the Host the client connected to.
+        return host_header is not None and origin in (
+            f"http://{host_header}",
+            f"https://{host_header}",
+        )
+
+
+def load_settings(env_file: str | None = None) -> Settings:
+    """Read settings from the environment, filling laptop defaults."""
+    config = Config(env_file)
+    data_dir = Path(config("DATA_DIR", default=str(DEFAULT_DATA_DIR)))
+    database_url = config("DATABASE_URL", default="")
+    if not database_url:
+        database_url = f"sqlite://{data_dir / 'dreiklang.sqlite3'}"
+    secret = Secret(str(config("SECRET_KEY", default="")))
+    if not str(secret):
+        secret = Secret(persisted_secret(data_dir))
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=secret,
+        host=config("HOST", default="127.0.0.1"),
+        port=config("PORT", cast=int, default=8000),
+        allowed_origins=tuple(config("ALLOWED_ORIGINS", cast=CommaSeparatedStrings, default="")),
+        broker_url=config("BROKER_URL", default="memory://"),
+        ratelimit_url=config("RATELIMIT_URL", default="memory://"),
+        login_attempts_per_minute=config("LOGIN_ATTEMPTS_PER_MINUTE", cast=int, default=10),
+        https_cookies=config("HTTPS_COOKIES", cast=bool, default=False),
+        debug=config("DEBUG", cast=bool, default=False),
+    )
+
+
+def persisted_secret(data_dir: Path) -> str:
+    """Return the secret key kept in the data folder, creating it on first run."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,46 @@
+"""Jinja environments, one per language, shared by pages, responses and live frames."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from server.i18n import LANGUAGES, gettext_for
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "web" / "templates"
+
+
+def _isotime(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def _shorttime(value: datetime | None) -> str:
+    return value.strftime("%d.%m. %H:%M") if value else ""
+
+
+@cache
+def environment(language: str) -> jinja2.Environment:
+    """Return the template environment for one UI language."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.install_gettext_translations(gettext_for(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["isotime"] = _isotime
+    env.filters["shorttime"] = _shorttime
+    env.globals["lang"] = language
+    env.globals["languages"] = LANGUAGES
+    return env
+
+
+def render(language: str, name: str, **context: Any) -> str:
+    """Render a template (page or `_fragment`) in a language."""
+    return environment(language).get_template(name).render(**context)

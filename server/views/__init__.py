@@ -1,0 +1,1 @@
+"""Thin HTTP shells: validate input, call an action or a query, render."""

@@ -1,0 +1,106 @@
+"""Sign in, sign up, sign out, settings."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.actions.accounts import create_user, set_language
+from server.actions.errors import ActionError
+from server.auth import user_from_connection, verify_password
+from server.models import Role, User
+from server.views.common import error_page, page, signed_in, translate
+
+STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
+
+
+def _safe_next(value: object) -> str:
+    """Only follow local paths after sign-in (no open redirect)."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/threads"
+
+
+async def login_form(request: Request) -> Response:
+    user = await user_from_connection(request)
+    if user is not None:
+        return RedirectResponse("/threads", status_code=303)
+    return page(request, None, "login.html", next=_safe_next(request.query_params.get("next")))
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    email = str(form.get("email", "")).strip().lower()
+    password = str(form.get("password", ""))
+    nxt = _safe_next(form.get("next"))
+    client = request.client.host if request.client else "unknown"
+    limiter = request.app.state.login_limiter
+    if not await limiter.allow("email:" + email, "ip:" + client):
+        msg = translate(request, None, "Too many sign-in attempts. Wait a minute and try again.")
+        return page(request, None, "login.html", 429, error=msg, email=email, next=nxt)
+    user = await User.get_or_none(email=email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        msg = translate(request, None, "E-mail or password is wrong.")
+        return page(request, None, "login.html", 400, error=msg, email=email, next=nxt)
+    request.session.clear()
+    request.session["user"] = user.id
+    return RedirectResponse(nxt, status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+async def signup_form(request: Request) -> Response:
+    return page(request, None, "signup.html")
+
+
+async def signup(request: Request) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("email", "name", "password")}
+    try:
+        user = await create_user(values["email"], values["name"], values["password"])
+    except ActionError as err:
+        return page(
+            request, None, "signup.html", err.status, error=err.message,
+            email=values["email"], name=values["name"],
+        )  # fmt: skip
+    request.session.clear()
+    request.session["user"] = user.id
+    return RedirectResponse("/threads", status_code=303)
+
+
+@signed_in
+async def settings_page(request: Request, user: User) -> Response:
+    return page(request, user, "settings.html")
+
+
+@signed_in
+async def save_settings(request: Request, user: User) -> Response:
+    form = await request.form()
+    await set_language(user, str(form.get("language", "")))
+    return RedirectResponse("/settings?saved=1", status_code=303)
+
+
+@signed_in
+async def admin_page(request: Request, user: User) -> Response:
+    if user.role != Role.ADMIN:
+        return error_page(request, user, 404, "page not found")
+    staff = await User.exclude(role=Role.CUSTOMER).order_by("display_name")
+    return page(request, user, "admin.html", staff=staff, roles=STAFF_ROLES)
+
+
+@signed_in
+async def admin_create_user(request: Request, user: User) -> Response:
+    if user.role != Role.ADMIN:
+        return error_page(request, user, 404, "page not found")
+    form = await request.form()
+    role = str(form.get("role", ""))
+    if role not in {r.value for r in STAFF_ROLES}:
+        return error_page(request, user, 400, f"unknown role {role!r:.20}")
+    await create_user(
+        form.get("email"), form.get("name"), form.get("password"), Role(role),
+        str(form.get("team", "")),
+    )  # fmt: skip
+    return RedirectResponse("/admin?created=1", status_code=303)

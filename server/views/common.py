@@ -1,0 +1,100 @@
+"""What every view needs: the signed-in user, the language, rendering, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from server.actions.errors import ActionError
+from server.auth import user_from_connection
+from server.i18n import gettext_for, negotiate
+from server.models import User
+from server.templating import render
+
+View = Callable[[Request], Awaitable[Response]]
+UserView = Callable[[Request, User], Awaitable[Response]]
+
+
+def language_of(request: Request, user: User | None) -> str:
+    return negotiate(request.headers.get("accept-language"), user.language if user else "")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def csrf_token(request: Request) -> str:
+    getter = request.scope.get("csrftoken")
+    return getter() if callable(getter) else ""
+
+
+def page(
+    request: Request,
+    user: User | None,
+    template: str,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a full page or, for htmx, a fragment, in the viewer's language."""
+    lang = language_of(request, user)
+    html = render(lang, template, request=request, me=user, csrf=csrf_token(request), **context)
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
+    return response
+
+
+def translate(request: Request, user: User | None, text: str) -> str:
+    return gettext_for(language_of(request, user)).gettext(text)
+
+
+def error_page(request: Request, user: User | None, status: int, message: str) -> Response:
+    """Show an error the user can act on; htmx gets a small fragment for the error slot."""
+    if is_htmx(request):
+        text = translate(request, user, message)
+        response = HTMLResponse(f'<p class="error" role="alert">{escape(text)}</p>', status)
+        response.headers["HX-Retarget"] = "#form-error"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return page(request, user, "error.html", status_code=status, status=status, message=message)
+
+
+def escape(text: str) -> str:
+    from markupsafe import escape as _escape
+
+    return str(_escape(text))
+
+
+def signed_in(view: UserView) -> View:
+    """Require a signed-in user; send others to the sign-in page (or 401 for htmx)."""
+
+    @wraps(view)
+    async def wrapper(request: Request) -> Response:
+        user = await user_from_connection(request)
+        if user is None:
+            if is_htmx(request):
+                return Response(status_code=401, headers={"HX-Redirect": "/login"})
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        try:
+            return await view(request, user)
+        except ActionError as err:
+            return error_page(request, user, err.status, err.message)
+
+    return wrapper
+
+
+def staff_only(view: UserView) -> UserView:
+    @wraps(view)
+    async def wrapper(request: Request, user: User) -> Response:
+        if not user.is_staff:
+            return error_page(request, user, 404, "page not found")
+        return await view(request, user)
+
+    return wrapper
+
+
+def json_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

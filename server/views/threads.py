@@ -1,0 +1,122 @@
+"""Thread list, thread view, and the forms that post into them."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.actions.errors import NotFound
+from server.actions.messages import delete_message, edit_message, send_message
+from server.actions.reads import mark_read
+from server.actions.threads import start_thread, update_thread
+from server.models import ThreadStatus, User
+from server.queries import latest_messages, message_for, thread_for, thread_row, thread_rows
+from server.views.common import is_htmx, page, signed_in
+
+MESSAGES_PER_PAGE = 50
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/threads", status_code=303)
+
+
+@signed_in
+async def thread_list(request: Request, user: User) -> Response:
+    rows = await thread_rows(user)
+    template = "_thread_list.html" if is_htmx(request) else "threads.html"
+    return page(request, user, template, rows=rows)
+
+
+@signed_in
+async def new_thread_form(request: Request, user: User) -> Response:
+    return page(request, user, "new_thread.html", client_id=uuid.uuid4().hex)
+
+
+@signed_in
+async def create_thread(request: Request, user: User) -> Response:
+    form = await request.form()
+    thread, _, _ = await start_thread(
+        user,
+        form.get("title"),
+        form.get("body"),
+        form.get("client_id") or uuid.uuid4().hex,
+        form.get("kind") or "question",
+        form.get("visibility") or "public",
+    )
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": f"/threads/{thread.id}"})
+    return RedirectResponse(f"/threads/{thread.id}", status_code=303)
+
+
+@signed_in
+async def thread_page(request: Request, user: User) -> Response:
+    thread = await thread_for(user, request.path_params["thread_id"])
+    if thread is None:
+        raise NotFound()
+    messages = await latest_messages(user, thread, MESSAGES_PER_PAGE)
+    row = await thread_row(user, thread)
+    await mark_read(user, thread)
+    return page(
+        request, user, "thread.html", thread=thread, messages=messages, seq=row.seq,
+        client_id=uuid.uuid4().hex, statuses=list(ThreadStatus),
+    )  # fmt: skip
+
+
+@signed_in
+async def post_message(request: Request, user: User) -> Response:
+    """Form fallback for sending (the socket is the fast path); returns the message fragment."""
+    form = await request.form()
+    msg, _ = await send_message(
+        user, request.path_params["thread_id"], form.get("body"), form.get("client_id")
+    )
+    if is_htmx(request):
+        return page(request, user, "_message.html", m=msg)
+    return RedirectResponse(f"/threads/{msg.thread_id}#msg-{msg.id}", status_code=303)
+
+
+@signed_in
+async def change_thread(request: Request, user: User) -> Response:
+    form = await request.form()
+    thread = await update_thread(
+        user, request.path_params["thread_id"], form.get("title"), form.get("status")
+    )
+    if is_htmx(request):
+        return page(request, user, "_thread_head.html", thread=thread)
+    return RedirectResponse(f"/threads/{thread.id}", status_code=303)
+
+
+@signed_in
+async def edit_form(request: Request, user: User) -> Response:
+    msg = await message_for(user, request.path_params["message_id"])
+    if msg is None or msg.author_id != user.id or msg.deleted_at is not None:
+        raise NotFound("message")
+    return page(request, user, "_message_edit.html", m=msg)
+
+
+@signed_in
+async def show_message(request: Request, user: User) -> Response:
+    msg = await message_for(user, request.path_params["message_id"])
+    if msg is None:
+        raise NotFound("message")
+    return page(request, user, "_message.html", m=msg)
+
+
+@signed_in
+async def change_message(request: Request, user: User) -> Response:
+    form = await request.form()
+    msg = await edit_message(user, request.path_params["message_id"], form.get("body"))
+    await msg.fetch_related("author")
+    if is_htmx(request):
+        return page(request, user, "_message.html", m=msg)
+    return RedirectResponse(f"/threads/{msg.thread_id}#msg-{msg.id}", status_code=303)
+
+
+@signed_in
+async def remove_message(request: Request, user: User) -> Response:
+    msg = await delete_message(user, request.path_params["message_id"])
+    await msg.fetch_related("author")
+    if is_htmx(request):
+        return page(request, user, "_message.html", m=msg)
+    return RedirectResponse(f"/threads/{msg.thread_id}", status_code=303)

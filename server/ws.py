@@ -1,0 +1,288 @@
+"""The WebSocket endpoint: one socket per client, every frame checked. See docs/protocol.md."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.actions.errors import ActionError
+from server.actions.messages import delete_message, edit_message, send_message
+from server.actions.reads import mark_read
+from server.auth import user_from_connection
+from server.fanout import Fanout, LiveEvent
+from server.frames import dumps, replay_frame
+from server.i18n import negotiate
+from server.models import Audience, User
+from server.queries import events_since, seq_of, thread_for
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FRAME_MAX_BYTES = 64 * 1024  # a 10,000-character body in 4-byte characters, plus JSON
+OUTBOX_MAX_FRAMES = 2_000  # a client this far behind is closed and resumes from the database
+SUBSCRIPTIONS_MAX = 200  # a phone shows one thread; a desk a few dozen
+TYPING_INTERVAL_SECONDS = 2.0  # at most one typing notice per thread and connection this often
+
+CLOSE_TOO_SLOW = 4008  # the client fell behind: reconnect and resume
+CLOSE_SIGNED_OUT = 4401  # the session ended while the socket was open
+
+
+@dataclass(slots=True)
+class Subscription:
+    cursor: int = 0  # last sequence delivered, in this viewer's numbering
+    buffer: list[tuple[int, str]] | None = field(default_factory=list)  # live events during replay
+    typed_at: float = 0.0
+
+
+class Connection:
+    """One client socket: its subscriptions, its outbox and its writer."""
+
+    def __init__(self, ws: WebSocket, user: User, fmt: str, fanout: Fanout) -> None:
+        self.ws = ws
+        self.user = user
+        self.staff = user.is_staff
+        self.view = Audience.STAFF if self.staff else Audience.ALL
+        self.fmt = fmt
+        self.key = f"{self.view.value}:{fmt}"
+        self.fanout = fanout
+        self.subs: dict[str, Subscription] = {}
+        self.outbox: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.overflowed = False
+
+    # -- delivery (called by the fan-out, must not block) -------------------------------
+
+    def thread_event(self, event: LiveEvent) -> None:
+        sub = self.subs.get(event.thread)
+        if sub is None:
+            return
+        frame = event.frames.get(self.key)
+        if frame is None:
+            return  # not for this audience
+        seq = event.staff_seq if self.staff else event.public_seq
+        assert seq is not None
+        if sub.buffer is not None:
+            sub.buffer.append((seq, frame))
+        elif seq > sub.cursor:
+            sub.cursor = seq
+            self.push(frame)
+
+    def channel_frames(self, channel: str, frames: dict[str, str]) -> None:
+        if channel.startswith("typing:") and channel[7:] not in self.subs:
+            return
+        frame = frames.get(self.view.value) or frames.get("any")
+        if frame is not None:
+            self.push(frame)
+
+    def push(self, frame: str) -> None:
+        if len(self.outbox) >= OUTBOX_MAX_FRAMES:
+            self.overflowed = True
+        else:
+            self.outbox.append(frame)
+        self.wake.set()
+
+    async def write(self) -> None:
+        """Send queued frames in order; close a client that cannot keep up."""
+        send = self.ws.send_text
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if self.overflowed:
+                await self.ws.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
+                return
+            while self.outbox:
+                await send(self.outbox.popleft())
+
+    # -- requests from the client --------------------------------------------------------
+
+    def reply(self, data: dict[str, Any]) -> None:
+        self.push(dumps(data))
+
+    def error(self, code: str, message: str, **extra: Any) -> None:
+        self.reply({"type": "error", "code": code, "message": message, **extra})
+
+    async def handle(self, raw: str) -> None:
+        if len(raw.encode()) > FRAME_MAX_BYTES:
+            self.error("too_large", f"frame is larger than {FRAME_MAX_BYTES} bytes")
+            return
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            self.error("bad_frame", "frame is not JSON")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            self.error("bad_frame", "frame must be a JSON object with a string 'type'")
+            return
+        kind = frame["type"]
+        handler = HANDLERS.get(kind)
+        if handler is None:
+            self.error("unknown_type", f"unknown frame type {kind!r:.40}")
+            return
+        try:
+            await handler(self, frame)
+        except ActionError as err:
+            ref = {k: frame[k] for k in ("thread", "client_id", "id") if k in frame}
+            self.error(err.code, err.message, **ref)
+
+    async def subscribe(self, frame: dict[str, Any]) -> None:
+        thread_id = frame.get("thread")
+        since = frame.get("since")
+        if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
+            raise ActionError("bad_frame", f"'since' must be an integer or null, not {since!r:.40}")
+        thread = await thread_for(self.user, thread_id)
+        if thread is None:
+            raise ActionError("not_found", "thread not found")
+        if thread.id not in self.subs and len(self.subs) >= SUBSCRIPTIONS_MAX:
+            raise ActionError("too_many", f"at most {SUBSCRIPTIONS_MAX} subscriptions per socket")
+        await self.unsubscribe_id(thread.id)
+        sub = self.subs[thread.id] = Subscription()
+        await self.fanout.join(thread.id, self)
+        await self.fanout.listen("typing:" + thread.id, self)
+        await thread.refresh_from_db()
+        current = seq_of(thread, self.user)
+        replay = (
+            None
+            if since is None or since > current or since < 0
+            else await events_since(self.user, thread, since)
+        )
+        if since is not None and replay is None:
+            # We cannot bring the client up to date by replay: it must reload the thread.
+            self.reply({"type": "reset", "thread": thread.id, "seq": current})
+            sub.cursor = current
+        elif replay is None:
+            sub.cursor = current
+        else:
+            assert since is not None
+            sub.cursor = since
+            for event in replay:
+                seq = event.staff_seq if self.staff else event.public_seq
+                assert seq is not None
+                self.push(replay_frame(event, thread, self.user, self.fmt))
+                sub.cursor = seq
+        buffered, sub.buffer = sub.buffer or [], None
+        for live_seq, text in buffered:
+            if live_seq > sub.cursor:
+                sub.cursor = live_seq
+                self.push(text)
+        self.reply({"type": "subscribed", "thread": thread.id, "seq": sub.cursor})
+
+    async def unsubscribe_id(self, thread_id: str) -> None:
+        if self.subs.pop(thread_id, None) is not None:
+            await self.fanout.leave(thread_id, self)
+            await self.fanout.unlisten("typing:" + thread_id, self)
+
+    async def unsubscribe(self, frame: dict[str, Any]) -> None:
+        thread_id = frame.get("thread")
+        if isinstance(thread_id, str):
+            await self.unsubscribe_id(thread_id)
+        self.reply({"type": "unsubscribed", "thread": thread_id})
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        msg, created = await send_message(
+            self.user, frame.get("thread"), frame.get("body"), frame.get("client_id")
+        )
+        self.reply(
+            {"type": "ack", "client_id": msg.client_id, "id": msg.id, "thread": msg.thread_id,
+             "duplicate": not created}
+        )  # fmt: skip
+        thread = await thread_for(self.user, msg.thread_id)
+        if thread is not None:
+            await mark_read(self.user, thread)
+
+    async def edit(self, frame: dict[str, Any]) -> None:
+        msg = await edit_message(self.user, frame.get("id"), frame.get("body"))
+        self.reply({"type": "ack", "id": msg.id, "thread": msg.thread_id})
+
+    async def delete(self, frame: dict[str, Any]) -> None:
+        msg = await delete_message(self.user, frame.get("id"))
+        self.reply({"type": "ack", "id": msg.id, "thread": msg.thread_id})
+
+    async def typing(self, frame: dict[str, Any]) -> None:
+        thread_id = frame.get("thread")
+        sub = self.subs.get(thread_id) if isinstance(thread_id, str) else None
+        if sub is None:
+            raise ActionError("not_subscribed", "subscribe to the thread first")
+        now = time.monotonic()
+        if now - sub.typed_at < TYPING_INTERVAL_SECONDS:
+            return
+        sub.typed_at = now
+        notice = dumps(
+            {"type": "typing", "thread": thread_id, "user": self.user.id,
+             "name": self.user.display_name, "staff": self.staff}
+        )  # fmt: skip
+        await self.fanout.publish_frames("typing:" + str(thread_id), {"any": notice})
+
+    async def read(self, frame: dict[str, Any]) -> None:
+        thread = await thread_for(self.user, frame.get("thread"))
+        if thread is None:
+            raise ActionError("not_found", "thread not found")
+        await mark_read(self.user, thread)
+
+    async def ping(self, frame: dict[str, Any]) -> None:
+        self.reply({"type": "pong", "t": frame.get("t")})
+
+    async def close_all(self) -> None:
+        for thread_id in list(self.subs):
+            await self.unsubscribe_id(thread_id)
+        await self.fanout.unlisten("list", self)
+        await self.fanout.unlisten("user:" + self.user.id, self)
+
+
+HANDLERS = {
+    "subscribe": Connection.subscribe,
+    "unsubscribe": Connection.unsubscribe,
+    "send": Connection.send,
+    "edit": Connection.edit,
+    "delete": Connection.delete,
+    "typing": Connection.typing,
+    "read": Connection.read,
+    "ping": Connection.ping,
+}
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    """Authenticate and check the Origin before accepting; then serve frames until closed."""
+    settings: Settings = ws.app.state.settings
+    if not settings.origin_allowed(ws.headers.get("origin"), ws.headers.get("host")):
+        await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
+        return
+    user = await user_from_connection(ws)
+    if user is None:
+        await ws.close(code=CLOSE_SIGNED_OUT, reason="sign in first")  # before accept: HTTP 403
+        return
+    if ws.query_params.get("format") == "json":
+        fmt = "json"
+    else:
+        fmt = "html:" + negotiate(ws.headers.get("accept-language"), user.language)
+    fanout: Fanout = ws.app.state.fanout
+    conn = Connection(ws, user, fmt, fanout)
+    await ws.accept()
+    conn.reply({"type": "hello", "user": user.id, "staff": user.is_staff, "format": fmt})
+    writer = asyncio.create_task(conn.write(), name=f"ws-writer-{user.id}")
+    try:
+        await fanout.listen("list", conn)
+        await fanout.listen("user:" + user.id, conn)
+        while not writer.done():
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                conn.error("bad_frame", "send text frames (JSON), not binary")
+                continue
+            await conn.handle(text)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        await conn.close_all()

@@ -1,0 +1,229 @@
+"""Shared fixtures: databases (SQLite, and PostgreSQL when TEST_POSTGRES_URL is set), the app
+through TestClient with its real lifespan, and a real uvicorn server in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2 as httpx
+import pytest
+from starlette.testclient import TestClient
+
+from server.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
+DEMO_PASSWORD = "nordlicht-demo"  # noqa: S105
+PASSWORD = "correct horse battery"  # noqa: S105
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: SQLite always, PostgreSQL when TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'test.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set TEST_POSTGRES_URL so the PostgreSQL variant runs")
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    name = "dk_test_" + secrets.token_hex(6)
+    asyncio.run(_pg_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(POSTGRES_URL, name)
+    finally:
+        asyncio.run(_pg_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite://{tmp_path / 'test.sqlite3'}"
+
+
+def make_settings(database_url: str, data_dir: Path, **extra: Any) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=__import__("starlette.datastructures").datastructures.Secret("test-secret"),
+        **extra,
+    )
+
+
+def migrate_sync(settings: Settings) -> None:
+    from server.db import migrate
+
+    asyncio.run(migrate(settings))
+
+
+@pytest.fixture
+def settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    s = make_settings(sqlite_url, tmp_path)
+    migrate_sync(s)
+    return s
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app with its real lifespan on a migrated SQLite database."""
+    from server.app import create_app
+
+    with TestClient(create_app(settings), base_url="http://testserver") as c:
+        yield c
+
+
+def csrf_of(client: TestClient | httpx.Client) -> str:
+    """Return the CSRF token the browser would send (fetching a page first if needed)."""
+    token = client.cookies.get("dreiklang_csrf")
+    if not token:
+        client.get("/login")
+        token = client.cookies.get("dreiklang_csrf")
+    assert token, "the server set no CSRF cookie"
+    return token
+
+
+def signup(client: TestClient | httpx.Client, email: str, name: str) -> None:
+    r = client.post(
+        "/signup",
+        data={"email": email, "name": name, "password": PASSWORD, "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+
+
+def login(client: TestClient | httpx.Client, email: str, password: str = PASSWORD) -> None:
+    r = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+
+
+# -- a real server ----------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server in a subprocess, restartable, on its own port and database."""
+
+    database_url: str
+    data_dir: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DREIKLANG_")}
+        env.update(
+            DATA_DIR=str(self.data_dir),
+            DATABASE_URL=self.database_url,
+            SECRET_KEY="live-test-secret",
+            LOGIN_ATTEMPTS_PER_MINUTE="1000",
+            **self.env_extra,
+        )
+        return env
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "server.cli", *args],
+            env=self.env(), cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_text()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not answer /healthz in 30 s: {self.log_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_text(self) -> str:
+        path = self.data_dir / f"server-{self.port}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def session(self, email: str, password: str = DEMO_PASSWORD) -> httpx.Client:
+        """Return an HTTP client signed in like a browser (session and CSRF cookies)."""
+        c = httpx.Client(base_url=self.url, timeout=10)
+        login(c, email, password)
+        return c
+
+    def token(self, email: str, password: str = DEMO_PASSWORD) -> str:
+        r = httpx.post(self.url + "/api/v1/tokens", json={"email": email, "password": password})
+        assert r.status_code == 201, r.text
+        return str(r.json()["token"])
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A real server with the demo company loaded, on SQLite and (if configured) PostgreSQL."""
+    server = LiveServer(database_url, tmp_path)
+    server.run_cli("demo", "--no-serve")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,329 @@
+// Dreiklang live client: one WebSocket, resume by sequence, pending sends, unread badges.
+// Protocol: docs/protocol.md. htmx handles forms and fragments; this file handles live frames.
+(() => {
+  "use strict";
+  const body = document.body;
+  const me = body.dataset.me;
+  if (!me) return;
+
+  const BACKOFF_MIN_MS = 500; // first retry soon: most drops are brief
+  const BACKOFF_MAX_MS = 30000; // a phone in a dead zone should not burn its battery
+  const TYPING_EVERY_MS = 2000; // the server drops typing notices sent more often
+  const TYPING_SHOWN_MS = 4000; // how long "X is typing" stays without a new notice
+  const PING_EVERY_MS = 25000; // keeps NAT mappings open and detects dead sockets
+
+  const conn = document.getElementById("conn");
+  const threadEl = document.getElementById("thread");
+  const threadId = threadEl ? threadEl.dataset.thread : null;
+  const state = {
+    ws: null,
+    attempts: 0,
+    timer: null,
+    seq: threadEl ? Number(threadEl.dataset.seq) : 0,
+    outbox: new Map(), // client_id -> {body, el}
+    typedAt: 0,
+    typingTimer: null,
+    readTimer: null,
+  };
+
+  function setConn(name) {
+    if (!conn) return;
+    conn.dataset.state = name;
+    conn.textContent = conn.dataset["label" + name[0].toUpperCase() + name.slice(1)] || name;
+  }
+
+  function wsUrl() {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  }
+
+  function connect() {
+    clearTimeout(state.timer);
+    setConn(state.attempts ? "reconnecting" : "connecting");
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl());
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    state.ws = ws;
+    ws.onopen = () => {
+      state.attempts = 0;
+      setConn("live");
+      if (threadId) send({ type: "subscribe", thread: threadId, since: state.seq });
+      for (const [clientId, item] of state.outbox) sendMessage(clientId, item.body);
+    };
+    ws.onmessage = (e) => {
+      let frame;
+      try {
+        frame = JSON.parse(e.data);
+      } catch (err) {
+        return;
+      }
+      handle(frame);
+    };
+    ws.onclose = (e) => {
+      if (state.ws === ws) state.ws = null;
+      setConn(navigator.onLine === false ? "offline" : "reconnecting");
+      if (e.code === 4401 || e.code === 1008) checkSession();
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(state.timer);
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** state.attempts);
+    state.attempts += 1;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2); // jitter spreads a herd
+    state.timer = setTimeout(connect, delay);
+  }
+
+  function reconnectNow() {
+    if (state.ws && state.ws.readyState <= 1) return;
+    state.attempts = 0;
+    connect();
+  }
+
+  async function checkSession() {
+    try {
+      const r = await fetch("/api/v1/me", { credentials: "same-origin" });
+      if (r.status === 401) location.href = "/login?next=" + encodeURIComponent(location.pathname);
+    } catch (e) {
+      /* offline: keep retrying */
+    }
+  }
+
+  function send(frame) {
+    if (state.ws && state.ws.readyState === 1) {
+      state.ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  // -- incoming frames -------------------------------------------------------------
+
+  function handle(f) {
+    switch (f.type) {
+      case "event":
+        return onEvent(f);
+      case "reset":
+        if (f.thread === threadId) location.reload();
+        return;
+      case "ack":
+        return onAck(f);
+      case "error":
+        return onError(f);
+      case "typing":
+        return onTyping(f);
+      case "activity":
+        return onActivity(f);
+      case "read":
+        return onRead(f);
+      default:
+        return;
+    }
+  }
+
+  function fragment(html) {
+    const t = document.createElement("template");
+    t.innerHTML = html.trim();
+    return t.content.firstElementChild;
+  }
+
+  function place(el) {
+    const old = document.getElementById(el.id);
+    if (old) {
+      old.replaceWith(el);
+    } else {
+      document.getElementById("messages").appendChild(el);
+    }
+    if (window.htmx) window.htmx.process(el);
+  }
+
+  function onEvent(f) {
+    if (f.thread !== threadId || f.seq <= state.seq) return; // replayed or duplicate
+    state.seq = f.seq;
+    threadEl.dataset.seq = String(f.seq);
+    const el = fragment(f.html);
+    if (!el) return;
+    if (f.name === "thread.updated") {
+      document.getElementById("thread-head").replaceWith(el);
+      if (window.htmx) window.htmx.process(el);
+      return;
+    }
+    const stuckToBottom = nearBottom();
+    const editing = document.querySelector("#" + CSS.escape(el.id) + ".editing");
+    if (!editing) place(el);
+    const pending = document.querySelector('[data-pending="' + CSS.escape(f.client_id || "") + '"]');
+    if (pending) pending.remove();
+    if (f.name === "message.created") {
+      state.outbox.delete(f.client_id);
+      if (stuckToBottom || el.dataset.author === me) el.scrollIntoView({ block: "end" });
+      markReadSoon();
+    }
+  }
+
+  function onAck(f) {
+    const item = f.client_id && state.outbox.get(f.client_id);
+    if (!item) return;
+    state.outbox.delete(f.client_id);
+    // The event usually arrived first; if not, show the message as sent until it does.
+    if (item.el.isConnected && !document.getElementById("msg-" + f.id)) {
+      item.el.id = "msg-" + f.id;
+      item.el.classList.remove("pending");
+      item.el.querySelector(".state").textContent = "";
+    } else {
+      item.el.remove();
+    }
+  }
+
+  function onError(f) {
+    const item = f.client_id && state.outbox.get(f.client_id);
+    if (item) {
+      state.outbox.delete(f.client_id);
+      item.el.classList.add("failed");
+      item.el.querySelector(".state").textContent = threadEl.dataset.labelFailed + ": " + f.message;
+      return;
+    }
+    const slot = document.getElementById("form-error");
+    if (slot) slot.innerHTML = '<p class="error" role="alert"></p>';
+    if (slot) slot.firstChild.textContent = f.message;
+  }
+
+  function onTyping(f) {
+    if (f.thread !== threadId || f.user === me) return;
+    const line = document.getElementById("typing");
+    const name = f.name + (f.staff ? " (" + threadEl.dataset.labelStaff + ")" : "");
+    line.textContent = threadEl.dataset.labelTyping.replace("{name}", name);
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(() => (line.textContent = ""), TYPING_SHOWN_MS);
+  }
+
+  function badge(item) {
+    const unread = Math.max(0, Number(item.dataset.count) - Number(item.dataset.read));
+    const b = item.querySelector(".unread");
+    b.hidden = unread === 0;
+    b.querySelector(".n").textContent = String(unread);
+  }
+
+  function onActivity(f) {
+    const item = document.getElementById("t-" + f.thread);
+    if (!item) {
+      const list = document.getElementById("thread-list");
+      if (list && window.htmx) window.htmx.ajax("GET", "/threads", { target: "#thread-list", swap: "innerHTML" });
+      return;
+    }
+    item.dataset.count = String(f.count);
+    if (f.thread === threadId) item.dataset.read = String(f.count);
+    const time = item.querySelector("time");
+    if (time) {
+      time.dateTime = f.at;
+      time.textContent = shortTime(f.at);
+    }
+    badge(item);
+    if (f.kind === "message.created" && item.parentElement.firstElementChild !== item) {
+      item.parentElement.prepend(item);
+    }
+  }
+
+  function onRead(f) {
+    const item = document.getElementById("t-" + f.thread);
+    if (!item) return;
+    item.dataset.read = String(Math.max(Number(item.dataset.read), f.count));
+    badge(item);
+  }
+
+  function shortTime(iso) {
+    const d = new Date(iso);
+    const p = (n) => String(n).padStart(2, "0");
+    return p(d.getDate()) + "." + p(d.getMonth() + 1) + ". " + p(d.getHours()) + ":" + p(d.getMinutes());
+  }
+
+  function nearBottom() {
+    return window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
+  }
+
+  function markReadSoon() {
+    if (document.hidden) return;
+    clearTimeout(state.readTimer);
+    state.readTimer = setTimeout(() => send({ type: "read", thread: threadId }), 400);
+  }
+
+  // -- sending -----------------------------------------------------------------------
+
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function pendingElement(clientId, text) {
+    const li = document.createElement("li");
+    li.className = "msg pending";
+    li.dataset.pending = clientId;
+    li.dataset.author = me;
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = threadEl.dataset.labelYou;
+    const st = document.createElement("span");
+    st.className = "state";
+    st.setAttribute("role", "status");
+    st.textContent = state.ws && state.ws.readyState === 1 ? threadEl.dataset.labelSending : threadEl.dataset.labelWaiting;
+    meta.append(author, " ", st);
+    const b = document.createElement("div");
+    b.className = "body";
+    b.style.whiteSpace = "pre-wrap";
+    b.textContent = text;
+    li.append(meta, b);
+    return li;
+  }
+
+  function sendMessage(clientId, text) {
+    return send({ type: "send", thread: threadId, client_id: clientId, body: text });
+  }
+
+  if (threadEl) {
+    const form = document.getElementById("composer");
+    const input = document.getElementById("body");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      const clientId = newClientId();
+      const el = pendingElement(clientId, text);
+      document.getElementById("messages").appendChild(el);
+      el.scrollIntoView({ block: "end" });
+      state.outbox.set(clientId, { body: text, el });
+      sendMessage(clientId, text);
+      input.value = "";
+      grow();
+      input.focus();
+    });
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+    });
+    const grow = () => {
+      input.style.height = "auto";
+      input.style.height = Math.min(input.scrollHeight + 2, window.innerHeight * 0.4) + "px";
+    };
+    input.addEventListener("input", () => {
+      grow();
+      const now = Date.now();
+      if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId })) state.typedAt = now;
+    });
+    document.getElementById("messages").lastElementChild?.scrollIntoView({ block: "end" });
+  }
+
+  window.addEventListener("online", reconnectNow);
+  window.addEventListener("offline", () => setConn("offline"));
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) {
+      reconnectNow();
+      if (threadId) markReadSoon();
+    }
+  });
+  setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
+  connect();
+})();
