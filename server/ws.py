@@ -14,7 +14,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.actions.errors import ActionError
-from server.actions.messages import delete_message, edit_message, send_message
+from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.auth import user_from_connection
 from server.fanout import Fanout, LiveEvent
@@ -187,7 +187,11 @@ class Connection:
 
     async def send(self, frame: dict[str, Any]) -> None:
         msg, created = await send_message(
-            self.user, frame.get("thread"), frame.get("body"), frame.get("client_id")
+            self.user,
+            frame.get("thread"),
+            frame.get("body"),
+            frame.get("client_id"),
+            audience_of(frame.get("audience")),
         )
         self.reply(
             {"type": "ack", "client_id": msg.client_id, "id": msg.id, "thread": msg.thread_id,

@@ -38,6 +38,15 @@ def checked_body(body: object) -> str:
         raise ActionError(err.code, str(err)) from None
 
 
+def audience_of(value: object) -> Audience:
+    """Parse the optional audience of a send ("all" by default, "staff" for staff notes)."""
+    if value is None or value == Audience.ALL.value:
+        return Audience.ALL
+    if value == Audience.STAFF.value:
+        return Audience.STAFF
+    raise ActionError("invalid_audience", f"audience must be 'all' or 'staff', not {value!r:.20}")
+
+
 async def _existing(author: User, client_id: str, thread: Thread) -> Message | None:
     found = await Message.get_or_none(author_id=author.id, client_id=client_id).prefetch_related(
         "author"
@@ -61,7 +70,7 @@ async def send_message(
     cid = clean_client_id(client_id)
     text = checked_body(body)
     if audience == Audience.STAFF and not author.is_staff:
-        raise NotFound()
+        raise Forbidden("only staff can write staff notes")
     if thread.status == ThreadStatus.CLOSED and not author.is_staff:
         raise Forbidden("this thread is closed")
     found = await _existing(author, cid, thread)

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.actions.accounts import create_token
 from server.actions.errors import ActionError
-from server.actions.messages import delete_message, edit_message, send_message
+from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.threads import start_thread, update_thread
 from server.auth import user_from_connection, verify_password
 from server.frames import author_json, message_json, thread_json
@@ -180,7 +180,11 @@ async def list_messages(request: Request, user: User) -> Response:
 async def post_message(request: Request, user: User) -> Response:
     data = await json_body(request)
     msg, created = await send_message(
-        user, request.path_params["thread_id"], data.get("body"), data.get("client_id")
+        user,
+        request.path_params["thread_id"],
+        data.get("body"),
+        data.get("client_id"),
+        audience_of(data.get("audience")),
     )
     return JSONResponse({"message": message_json(msg)}, status_code=201 if created else 200)
 
