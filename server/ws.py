@@ -272,7 +272,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     conn.reply({"type": "hello", "user": user.id, "staff": user.is_staff, "format": fmt})
     writer = asyncio.create_task(conn.write(), name=f"ws-writer-{user.id}")
     try:
-        await fanout.listen("list", conn)
+        if ws.query_params.get("list") == "1":
+            # Thread-list notices are opt-in: a phone inside one thread needs only that thread.
+            await fanout.listen("list", conn)
         await fanout.listen("user:" + user.id, conn)
         while not writer.done():
             message = await ws.receive()

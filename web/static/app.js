@@ -33,7 +33,8 @@
   }
 
   function wsUrl() {
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+    const list = document.getElementById("thread-list") ? "?list=1" : "";
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list;
   }
 
   function connect() {
