@@ -58,7 +58,7 @@ async def message_for(user: User, message_id: object) -> Message | None:
 
 def seq_of(thread: Thread, user: User) -> int:
     """Return the latest sequence number of a thread in the user's view."""
-    return thread.staff_seq if user.is_staff else thread.public_seq
+    return int(thread.staff_seq if user.is_staff else thread.public_seq)
 
 
 def message_count_of(thread: Thread, user: User) -> int:
