@@ -83,7 +83,8 @@ def negotiate(accept_language: str | None, preferred: str = "") -> str:
                 continue
             if lang in LANGUAGES:
                 return lang
-    return found or DEFAULT_LANGUAGE
+    # babel matches case-insensitively but returns the header's spelling ("DE"): normalise.
+    return found.lower() if found and found.lower() in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def gettext_for(language: str) -> gettext.NullTranslations:

@@ -1,6 +1,6 @@
 """Configuration for tortoise-orm's own CLI, used when writing a new migration:
 
-    .venv/bin/python -m tortoise -c server.tortoise_cli.TORTOISE_ORM makemigrations
+.venv/bin/python -m tortoise -c server.tortoise_cli.TORTOISE_ORM makemigrations
 """
 
 from __future__ import annotations
