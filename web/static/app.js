@@ -24,6 +24,7 @@
     typedAt: 0,
     typingTimer: null,
     readTimer: null,
+    opened: false, // the socket was open before: frames may have been missed since
   };
 
   function setConn(name) {
@@ -51,6 +52,8 @@
     ws.onopen = () => {
       state.attempts = 0;
       setConn("live");
+      if (state.opened || shownFromHistory()) refreshList();
+      state.opened = true;
       if (threadId) send({ type: "subscribe", thread: threadId, since: state.seq });
       for (const [clientId, item] of state.outbox) sendMessage(clientId, item.body);
     };
@@ -132,6 +135,13 @@
     return t.content.firstElementChild;
   }
 
+  // The server renders times in UTC; show them in the device's time zone.
+  function localTimes(root) {
+    for (const t of root.querySelectorAll("time[datetime]")) {
+      if (t.dateTime) t.textContent = shortTime(t.dateTime);
+    }
+  }
+
   function place(el) {
     const old = document.getElementById(el.id);
     if (old) {
@@ -139,6 +149,7 @@
     } else {
       document.getElementById("messages").appendChild(el);
     }
+    localTimes(el);
     if (window.htmx) window.htmx.process(el);
   }
 
@@ -160,7 +171,7 @@
     if (pending) pending.remove();
     if (f.name === "message.created") {
       state.outbox.delete(f.client_id);
-      if (stuckToBottom || el.dataset.author === me) el.scrollIntoView({ block: "end" });
+      if (stuckToBottom || el.dataset.author === me) toNewest();
       markReadSoon();
     }
   }
@@ -208,6 +219,19 @@
     b.querySelector(".n").textContent = String(unread);
   }
 
+  // Activity frames are not replayed: a thread list that was disconnected, or that the browser
+  // showed again from its cache (back button), fetches its rows again when the socket opens.
+  function shownFromHistory() {
+    const nav = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    return Boolean(nav && nav.type === "back_forward");
+  }
+
+  function refreshList() {
+    if (document.getElementById("thread-list") && window.htmx) {
+      window.htmx.ajax("GET", "/threads", { target: "#thread-list", swap: "innerHTML" });
+    }
+  }
+
   function onActivity(f) {
     const item = document.getElementById("t-" + f.thread);
     if (!item) {
@@ -239,6 +263,12 @@
     const d = new Date(iso);
     const p = (n) => String(n).padStart(2, "0");
     return p(d.getDate()) + "." + p(d.getMonth() + 1) + ". " + p(d.getHours()) + ":" + p(d.getMinutes());
+  }
+
+  // The composer sticks to the bottom of the screen, so scrolling the newest message into view
+  // would leave it under the composer: scroll to the end of the page instead.
+  function toNewest() {
+    window.scrollTo(0, document.documentElement.scrollHeight);
   }
 
   function nearBottom() {
@@ -295,7 +325,7 @@
       const clientId = newClientId();
       const el = pendingElement(clientId, text);
       document.getElementById("messages").appendChild(el);
-      el.scrollIntoView({ block: "end" });
+      toNewest();
       state.outbox.set(clientId, { body: text, el });
       sendMessage(clientId, text);
       input.value = "";
@@ -314,9 +344,11 @@
       const now = Date.now();
       if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId })) state.typedAt = now;
     });
-    document.getElementById("messages").lastElementChild?.scrollIntoView({ block: "end" });
+    toNewest();
   }
 
+  localTimes(document);
+  document.body.addEventListener("htmx:afterSwap", (e) => localTimes(e.target));
   window.addEventListener("online", reconnectNow);
   window.addEventListener("offline", () => setConn("offline"));
   document.addEventListener("visibilitychange", () => {
