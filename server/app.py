@@ -32,9 +32,16 @@ def create_app(settings: Settings | None = None) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        fanout = make_fanout(settings.broker_url)  # a bad BROKER_URL fails before opening anything
         await open_database(settings)
-        fanout = make_fanout(settings.broker_url)
-        await fanout.broker.start()
+        try:
+            await fanout.broker.start()
+        except BaseException:
+            # Leave nothing open behind a failed start (tortoise's connections are global).
+            with contextlib.suppress(Exception):
+                await fanout.broker.stop()
+            await close_database()
+            raise
         app.state.fanout = fanout
         publishing.install(fanout)
         try:

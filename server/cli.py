@@ -33,7 +33,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
-        ws_max_size=1024 * 1024,  # larger frames close the socket (1009); ws.py errors on >64 KiB
+        ws_max_size=1024 * 1024,  # larger frames close the socket (1009); ws.py errors on >128 KiB
         ws_per_message_deflate=False,  # costs ~50% more CPU per frame; frames are small
         proxy_headers=True,
         log_level="info",
@@ -69,7 +69,11 @@ async def _add_user(settings: Settings, args: argparse.Namespace) -> int:
     from server.actions.errors import ActionError
 
     password = args.password or getpass.getpass("password: ")
-    await open_database(settings)
+    try:
+        await open_database(settings)
+    except UnmigratedDatabase as err:
+        print(f"dreiklang: {err}", file=sys.stderr)
+        return 2
     try:
         user = await create_user(args.email, args.name, password, Role(args.role), args.team)
     except ActionError as err:

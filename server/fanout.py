@@ -10,6 +10,7 @@ recipient. Frames arrive pre-rendered per audience and format, so fan-out only p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -94,8 +95,14 @@ class Fanout:
                 # Subscribe first, then read: anything committed later reaches the room.
                 latest = await self._read_seq(thread)
             except BaseException:
-                self.rooms.pop(thread, None)
-                room.ready.set()
+                try:
+                    # Unsubscribe while the room still blocks new joiners, so the channel a
+                    # retry subscribes to is not dropped by this late unsubscribe.
+                    with contextlib.suppress(Exception):
+                        await self.broker.unsubscribe("thread:" + thread)
+                finally:
+                    self.rooms.pop(thread, None)
+                    room.ready.set()
                 raise
             room.expected = latest + 1
             early, room.early = room.early, []
@@ -105,6 +112,9 @@ class Fanout:
         else:
             room.members.add(member)
             await room.ready.wait()
+            if self.rooms.get(thread) is not room:
+                # Whoever opened the room failed (database or broker error): open it again.
+                await self.join(thread, member)
 
     async def leave(self, thread: str, member: Member) -> None:
         """Remove a member; close the room when it is empty."""

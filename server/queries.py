@@ -13,6 +13,7 @@ from server.models import Audience, Event, Message, ReadState, Thread, User, Vis
 
 REPLAY_LIMIT = 500  # beyond this many missed events a reload is cheaper than a replay
 PAGE_SIZE_MAX = 100
+ID_MAX_CHARS = 16  # the models' id columns; a longer id exists nowhere (and fails validation)
 
 
 def view_of(user: User) -> Audience:
@@ -29,7 +30,7 @@ def threads_visible_to(user: User) -> QuerySet[Thread]:
 
 async def thread_for(user: User, thread_id: object) -> Thread | None:
     """Return a thread if it exists and the user may see it; None hides both cases alike."""
-    if not isinstance(thread_id, str) or not thread_id or len(thread_id) > 32:
+    if not isinstance(thread_id, str) or not thread_id or len(thread_id) > ID_MAX_CHARS:
         return None
     return await threads_visible_to(user).get_or_none(id=thread_id)
 
@@ -44,7 +45,7 @@ def messages_visible_to(user: User, thread: Thread) -> QuerySet[Message]:
 
 async def message_for(user: User, message_id: object) -> Message | None:
     """Return a message the user may see, with its thread, or None."""
-    if not isinstance(message_id, str) or not message_id or len(message_id) > 32:
+    if not isinstance(message_id, str) or not message_id or len(message_id) > ID_MAX_CHARS:
         return None
     msg = await Message.get_or_none(id=message_id).prefetch_related("thread", "author")
     if msg is None:

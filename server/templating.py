@@ -41,6 +41,7 @@ def environment(language: str) -> jinja2.Environment:
     return env
 
 
-def render(language: str, name: str, **context: Any) -> str:
+def render(language: str, template: str, /, **context: Any) -> str:
     """Render a template (page or `_fragment`) in a language."""
-    return environment(language).get_template(name).render(**context)
+    # Positional-only, so templates may take any context name (signup.html needs `name`).
+    return environment(language).get_template(template).render(**context)

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server.actions.errors import ActionError
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
-from server.auth import user_from_connection
+from server.auth import user_from_connection, uses_token
 from server.fanout import Fanout, LiveEvent
 from server.frames import dumps, replay_frame
 from server.i18n import negotiate
@@ -26,7 +26,9 @@ from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FRAME_MAX_BYTES = 64 * 1024  # a 10,000-character body in 4-byte characters, plus JSON
+# A 10,000-character body as JSON: 4-byte characters raw (40 KB), or escaped as surrogate pairs
+# (\ud83d\ude00, 12 bytes each: 120 KB) by clients such as Python's json.dumps.
+FRAME_MAX_BYTES = 128 * 1024
 OUTBOX_MAX_FRAMES = 2_000  # a client this far behind is closed and resumes from the database
 SUBSCRIPTIONS_MAX = 200  # a phone shows one thread; a desk a few dozen
 TYPING_INTERVAL_SECONDS = 2.0  # at most one typing notice per thread and connection this often
@@ -76,8 +78,10 @@ class Connection:
             self.push(frame)
 
     def channel_frames(self, channel: str, frames: dict[str, str]) -> None:
-        if channel.startswith("typing:") and channel[7:] not in self.subs:
-            return
+        if channel.startswith("typing:") and (
+            channel[7:] not in self.subs or frames.get("from") == self.user.id
+        ):
+            return  # not following the thread, or our own typing: only others are told
         frame = frames.get(self.view.value) or frames.get("any")
         if frame is not None:
             self.push(frame)
@@ -126,11 +130,14 @@ class Connection:
         if handler is None:
             self.error("unknown_type", f"unknown frame type {kind!r:.40}")
             return
+        ref = {k: frame[k] for k in ("thread", "client_id", "id") if k in frame}
         try:
             await handler(self, frame)
         except ActionError as err:
-            ref = {k: frame[k] for k in ("thread", "client_id", "id") if k in frame}
             self.error(err.code, err.message, **ref)
+        except Exception:  # a bug or an outage must cost one frame, not the whole socket
+            log.exception("frame %r failed for user %s", kind, self.user.id)
+            self.error("internal", "the server could not handle this frame; try again", **ref)
 
     async def subscribe(self, frame: dict[str, Any]) -> None:
         thread_id = frame.get("thread")
@@ -222,7 +229,9 @@ class Connection:
             {"type": "typing", "thread": thread_id, "user": self.user.id,
              "name": self.user.display_name, "staff": self.staff}
         )  # fmt: skip
-        await self.fanout.publish_frames("typing:" + str(thread_id), {"any": notice})
+        await self.fanout.publish_frames(
+            "typing:" + str(thread_id), {"any": notice, "from": self.user.id}
+        )
 
     async def read(self, frame: dict[str, Any]) -> None:
         thread = await thread_for(self.user, frame.get("thread"))
@@ -261,6 +270,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     user = await user_from_connection(ws)
     if user is None:
         await ws.close(code=CLOSE_SIGNED_OUT, reason="sign in first")  # before accept: HTTP 403
+        return
+    if ws.headers.get("origin") is None and not uses_token(ws):
+        # Browsers always send an Origin; a cookie without one did not come from our page.
+        await ws.close(code=1008, reason="send a token or an Origin")  # before accept: HTTP 403
         return
     if ws.query_params.get("format") == "json":
         fmt = "json"

@@ -103,6 +103,17 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sql_cache() -> Iterator[None]:
+    """Forget tortoise's cached SQL around every test: it is keyed by connection name, not by
+    dialect, so a PostgreSQL app after a SQLite one in this process would send "?" placeholders."""
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()
+    yield
+    EXECUTOR_CACHE.clear()
+
+
 @pytest.fixture
 def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hash passwords with cheap argon2id parameters: the tests are not about hashing cost,

@@ -30,9 +30,10 @@ def main() -> None:
         for name, (size, maskable) in ICONS.items():
             page = browser.new_page(viewport={"width": size, "height": size})
             inner = int(size * 0.8) if maskable else size
+            background = "#1f6f5c" if maskable else "transparent"
             page.set_content(
-                f"<html><body style='margin:0;background:{'#1f6f5c' if maskable else 'transparent'};"
-                f"display:grid;place-items:center;width:{size}px;height:{size}px'>"
+                f"<html><body style='margin:0;background:{background};display:grid;"
+                f"place-items:center;width:{size}px;height:{size}px'>"
                 f"<div style='width:{inner}px;height:{inner}px'>{svg}</div></body></html>"
             )
             page.locator("svg").evaluate("e => { e.style.width='100%'; e.style.height='100%'; }")

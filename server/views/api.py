@@ -110,6 +110,8 @@ async def list_threads(request: Request, user: User) -> Response:
         try:
             at, tid = raw.split("~", 1)
             cursor = (datetime.fromisoformat(at), tid)
+            if cursor[0].tzinfo is None:  # ours always carry +00:00; a naive time is not ours
+                raise ValueError(at)
         except ValueError:
             raise ActionError("bad_cursor", f"unknown cursor {raw!r:.60}") from None
     rows = await page_threads(user, limit, cursor)

@@ -1,0 +1,533 @@
+"""Accounts: sign-up, sign-in and its rate limit, sign-out, cookies, CSRF, settings, admin."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+import server.auth
+from server.actions.accounts import create_user
+from server.app import create_app
+from server.models import ApiToken, Event, Message, ReadState, Role, Thread, User
+from server.routes import routes
+from tests.conftest import PASSWORD, csrf_of, login, make_settings, migrate_sync, signup
+
+ADMIN = "admin@nordlicht.example"
+REAL_HASHER = server.auth._hasher  # read before fast_passwords swaps it for a cheap one
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+
+def add_user(client: TestClient, email: str, role: Role = Role.ADMIN) -> None:
+    """Create an account through the action the CLI's `user add` calls."""
+    client.portal.call(create_user, email, "Sabine Admin", PASSWORD, role, "IT")  # type: ignore[union-attr]
+
+
+@contextlib.contextmanager
+def without_cookies(client: TestClient) -> Iterator[None]:
+    """Act as a script without the browser's cookies, then give the browser its cookies back."""
+    saved = list(client.cookies.jar)
+    client.cookies.clear()
+    try:
+        yield
+    finally:
+        client.cookies.clear()
+        for cookie in saved:
+            client.cookies.jar.set_cookie(cookie)
+
+
+def token_for(client: TestClient, email: str) -> str:
+    """Trade a password for an API token as a script would: without browser cookies."""
+    with without_cookies(client):
+        r = client.post("/api/v1/tokens", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
+
+
+def can_sign_in(client: TestClient, email: str, password: str = PASSWORD) -> bool:
+    with without_cookies(client):
+        r = client.post("/api/v1/tokens", json={"email": email, "password": password})
+    assert r.status_code in (201, 401), r.text
+    return r.status_code == 201
+
+
+def snapshot(client: TestClient) -> dict[str, Any]:
+    """Read every table, to prove a refused request wrote nothing."""
+
+    async def read() -> dict[str, Any]:
+        return {
+            "users": await User.all().order_by("id").values_list("id", "email", "role", "language"),
+            "tokens": await ApiToken.all().count(),
+            "threads": await Thread.all()
+            .order_by("id")
+            .values_list("id", "title", "status", "visibility", "staff_seq"),
+            "messages": await Message.all()
+            .order_by("id")
+            .values_list("id", "body", "edited_at", "deleted_at"),
+            "events": await Event.all().count(),
+            "reads": await ReadState.all().order_by("id").values_list("id", "read_messages"),
+        }
+
+    return client.portal.call(read)  # type: ignore[union-attr]
+
+
+def session_cookie_header(response: Any) -> str:
+    [header] = [
+        v for v in response.headers.get_list("set-cookie") if v.startswith("dreiklang_session=")
+    ]
+    return str(header)
+
+
+# -- sign-up ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "status", "message"),
+    [
+        ("not-an-address", PASSWORD, 400, "is not an e-mail address"),
+        ("frau@weber", PASSWORD, 400, "is not an e-mail address"),
+        ("frau.weber@example.org", "short", 400, "the password needs at least 10 characters"),
+    ],
+)
+def test_sign_up_with_bad_input_explains_and_creates_nothing(
+    client: TestClient, email: str, password: str, status: int, message: str
+) -> None:
+    before = snapshot(client)
+    r = client.post(
+        "/signup",
+        data={"email": email, "name": "Gisela Weber", "password": password,
+              "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == status
+    assert message in r.text
+    assert 'role="alert"' in r.text
+    assert 'value="Gisela Weber"' in r.text, "the form keeps what was typed"
+    assert "dreiklang_session" not in client.cookies
+    assert snapshot(client) == before
+
+
+def test_sign_up_with_a_taken_e_mail_explains_and_keeps_the_first_account(
+    client: TestClient,
+) -> None:
+    signup(client, "weber@example.org", "Gisela Weber")
+    client.cookies.clear()
+    before = snapshot(client)
+    r = client.post(
+        "/signup",
+        data={"email": "Weber@Example.org ", "name": "Impostor", "password": "another password",
+              "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 409
+    assert "exists already" in r.text
+    assert snapshot(client) == before
+    assert can_sign_in(client, "weber@example.org")
+    assert not can_sign_in(client, "weber@example.org", "another password")
+
+
+def test_sign_up_signs_the_new_customer_in(client: TestClient) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    r = client.get("/threads")
+    assert r.status_code == 200
+    assert "Tom Becker" in r.text
+    token = token_for(client, "tom@example.org")
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["role"] == "customer" and me["staff"] is False
+
+
+def test_passwords_are_stored_as_argon2id_hashes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server.auth, "_hasher", REAL_HASHER)
+    signup(client, "lena@example.org", "Lena Schulz")
+
+    async def stored() -> str:
+        return (await User.get(email="lena@example.org")).password_hash
+
+    digest = client.portal.call(stored)  # type: ignore[union-attr]
+    assert digest.startswith("$argon2id$")
+    assert PASSWORD not in digest
+    # At least OWASP's minimum for argon2id: 19 MiB of memory, two passes.
+    params = dict(p.split("=") for p in digest.split("$")[3].split(","))
+    assert int(params["m"]) >= 19 * 1024 and int(params["t"]) >= 2, digest
+    client.cookies.clear()
+    login(client, "lena@example.org")
+
+
+# -- sign-in and sign-out ----------------------------------------------------------------------
+
+
+def test_sign_in_with_the_right_password_opens_a_session(client: TestClient) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    client.cookies.clear()
+    assert client.get("/threads", follow_redirects=False).status_code == 303
+    r = client.post(
+        "/login",
+        data={"email": " TOM@example.org", "password": PASSWORD, "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/threads"
+    assert "Tom Becker" in client.get("/threads").text
+
+
+@pytest.mark.parametrize("email", ["tom@example.org", "nobody@example.org"])
+def test_sign_in_with_a_wrong_password_or_unknown_e_mail_says_the_same(
+    client: TestClient, email: str
+) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    client.cookies.clear()
+    r = client.post(
+        "/login",
+        data={"email": email, "password": "wrong password", "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 400
+    assert "E-mail or password is wrong." in r.text
+    assert "dreiklang_session" not in client.cookies
+    assert client.get("/threads", follow_redirects=False).status_code == 303
+
+
+@pytest.fixture
+def strict_client(sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """An app that allows three sign-in attempts a minute."""
+    settings = make_settings(sqlite_url, tmp_path, login_attempts_per_minute=3)
+    migrate_sync(settings)
+    with TestClient(create_app(settings), base_url="http://testserver") as c:
+        yield c
+
+
+def test_sign_in_is_rate_limited(strict_client: TestClient) -> None:
+    client = strict_client
+    signup(client, "tom@example.org", "Tom Becker")
+    client.cookies.clear()
+    for _ in range(3):
+        r = client.post(
+            "/login",
+            data={"email": "tom@example.org", "password": "guess", "csrftoken": csrf_of(client)},
+        )
+        assert r.status_code == 400
+    r = client.post(
+        "/login",
+        data={"email": "tom@example.org", "password": PASSWORD, "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 429, "even the right password waits once the limit is reached"
+    assert "Too many sign-in attempts" in r.text
+    assert "dreiklang_session" not in client.cookies
+    client.cookies.clear()
+    r = client.post("/api/v1/tokens", json={"email": "tom@example.org", "password": PASSWORD})
+    assert r.status_code == 429
+    assert r.json()["error"]["code"] == "rate_limited"
+
+
+def test_sign_out_ends_the_session(client: TestClient) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    old_session = client.cookies["dreiklang_session"]
+    r = client.post("/logout", data={"csrftoken": csrf_of(client)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login"
+    assert client.get("/threads", follow_redirects=False).status_code == 303
+    assert client.cookies.get("dreiklang_session") != old_session
+
+
+def test_the_session_cookie_is_http_only_and_same_site_lax(client: TestClient) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    client.cookies.clear()
+    r = client.post(
+        "/login",
+        data={"email": "tom@example.org", "password": PASSWORD, "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )
+    attributes = [a.strip().lower() for a in session_cookie_header(r).split(";")]
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "path=/" in attributes
+    assert "secure" not in attributes  # HTTPS_COOKIES is off on a laptop
+
+
+def test_https_cookies_adds_secure(sqlite_url: str, tmp_path: Path) -> None:
+    settings = make_settings(sqlite_url, tmp_path, https_cookies=True)
+    migrate_sync(settings)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        signup(client, "tom@example.org", "Tom Becker")
+        client.cookies.clear()
+        r = client.post(
+            "/login",
+            data={"email": "tom@example.org", "password": PASSWORD, "csrftoken": csrf_of(client)},
+            follow_redirects=False,
+        )
+        attributes = [a.strip().lower() for a in session_cookie_header(r).split(";")]
+        assert "secure" in attributes and "httponly" in attributes
+        csrf = [v for v in r.headers.get_list("set-cookie") if v.startswith("dreiklang_csrf=")]
+        assert all("Secure" in v for v in csrf)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/threads",
+        "https://evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_sign_in_does_not_redirect_to_another_site(client: TestClient, target: str) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    client.cookies.clear()
+    r = client.post(
+        "/login",
+        data={"email": "tom@example.org", "password": PASSWORD, "next": target,
+              "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303
+    location = r.headers["location"]
+    # Browsers read a backslash as a slash and drop tabs and newlines in URLs.
+    as_browser = location.replace("\\", "/").replace("\t", "").replace("\n", "")
+    resolved = urlsplit(urljoin("http://testserver/login", as_browser))
+    assert resolved.scheme == "http" and resolved.netloc == "testserver", location
+
+
+def test_sign_in_follows_a_local_next_path(client: TestClient) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    client.cookies.clear()
+    r = client.get("/settings", follow_redirects=False)
+    assert r.headers["location"] == "/login?next=/settings"
+    r = client.get(r.headers["location"])
+    assert 'name="next" value="/settings"' in r.text
+    r = client.post(
+        "/login",
+        data={"email": "tom@example.org", "password": PASSWORD, "next": "/settings",
+              "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.headers["location"] == "/settings"
+
+
+# -- CSRF ---------------------------------------------------------------------------------------
+
+
+def form_posts() -> list[str]:
+    """Every browser route that accepts a POST (the JSON API is tested separately)."""
+    return sorted(
+        {
+            r.path
+            for r in routes()
+            if isinstance(r, Route)
+            and "POST" in (r.methods or ())
+            and not r.path.startswith("/api/")
+        }
+    )
+
+
+def form_for(path: str, thread: str, message: str) -> tuple[str, dict[str, str]]:
+    """Return the URL and a form that would succeed with a CSRF token."""
+    forms = {
+        "/login": {"email": ADMIN, "password": PASSWORD},
+        "/logout": {},
+        "/signup": {"email": "new@example.org", "name": "New", "password": PASSWORD},
+        "/settings": {"language": "de"},
+        "/admin/users": {"email": "new@nordlicht.example", "name": "New", "role": "employee",
+                         "password": PASSWORD},
+        "/threads": {"title": "Forged thread", "body": "forged", "client_id": "forged-1"},
+        "/threads/{thread_id}": {"status": "closed", "title": "Forged title"},
+        "/threads/{thread_id}/messages": {"body": "forged", "client_id": "forged-2"},
+        "/messages/{message_id}/edit": {"body": "forged"},
+        "/messages/{message_id}/delete": {},
+    }  # fmt: skip
+    assert path in forms, f"add a form for the new POST route {path!r} to tests/test_accounts.py"
+    url = path.replace("{thread_id}", thread).replace("{message_id}", message)
+    return url, forms[path]
+
+
+@pytest.fixture
+def admin_with_thread(client: TestClient) -> tuple[str, str]:
+    """Sign in as an admin who owns a thread and a message: every form would succeed."""
+    add_user(client, ADMIN)
+    token = token_for(client, ADMIN)
+    r = client.post(
+        "/api/v1/threads",
+        json={"title": "Meter rollout", "body": "First message", "client_id": "t-1"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 201
+    login(client, ADMIN)
+    return r.json()["thread"]["id"], r.json()["message"]["id"]
+
+
+@pytest.mark.parametrize("path", form_posts())
+def test_a_form_post_without_the_csrf_token_is_refused_and_writes_nothing(
+    client: TestClient, admin_with_thread: tuple[str, str], path: str
+) -> None:
+    url, form = form_for(path, *admin_with_thread)
+    before = snapshot(client)
+    session = client.cookies["dreiklang_session"]
+    attempts = [
+        ({}, form),  # a forged form from another site
+        ({}, {**form, "csrftoken": "forged"}),
+        ({"HX-Request": "true"}, form),  # htmx without the x-csrftoken header
+        ({"HX-Request": "true", "x-csrftoken": "forged"}, form),
+    ]
+    for headers, data in attempts:
+        r = client.post(url, data=data, headers=headers, follow_redirects=False)
+        assert r.status_code == 403, (path, headers, r.text)
+        assert snapshot(client) == before, (path, headers)
+        assert client.cookies["dreiklang_session"] == session
+    # The same form with the token goes through, so the 403 above was the CSRF check.
+    r = client.post(url, data={**form, "csrftoken": csrf_of(client)}, follow_redirects=False)
+    assert r.status_code == 303, (path, r.text)
+
+
+def test_sign_in_and_sign_up_need_the_csrf_token_even_without_cookies(client: TestClient) -> None:
+    add_user(client, ADMIN)
+    client.cookies.clear()
+    before = snapshot(client)
+    for path, form in [
+        ("/login", {"email": ADMIN, "password": PASSWORD}),
+        ("/signup", {"email": "new@example.org", "name": "New", "password": PASSWORD}),
+        ("/logout", {}),
+    ]:
+        r = client.post(path, data=form, follow_redirects=False)
+        assert r.status_code == 403, path
+        assert "dreiklang_session" not in client.cookies
+        client.cookies.clear()
+    assert snapshot(client) == before
+
+
+def test_json_api_writes_from_a_browser_session_need_the_csrf_header(
+    client: TestClient, admin_with_thread: tuple[str, str]
+) -> None:
+    thread, message = admin_with_thread
+    before = snapshot(client)
+    calls: list[tuple[str, str, dict[str, str] | None]] = [
+        ("POST", "/api/v1/threads", {"title": "x", "body": "x", "client_id": "x-1"}),
+        ("PATCH", f"/api/v1/threads/{thread}", {"status": "closed"}),
+        ("POST", f"/api/v1/threads/{thread}/messages", {"body": "x", "client_id": "x-2"}),
+        ("PATCH", f"/api/v1/messages/{message}", {"body": "x"}),
+        ("DELETE", f"/api/v1/messages/{message}", None),
+    ]
+    for method, url, body in calls:
+        r = client.request(method, url, json=body)
+        assert r.status_code == 403, (method, url)
+    assert snapshot(client) == before
+    r = client.patch(
+        f"/api/v1/threads/{thread}", json={"status": "answered"},
+        headers={"x-csrftoken": csrf_of(client)},
+    )  # fmt: skip
+    assert r.status_code == 200
+
+
+def test_bearer_token_api_calls_need_no_csrf_token(
+    client: TestClient, admin_with_thread: tuple[str, str]
+) -> None:
+    thread, message = admin_with_thread
+    token = token_for(client, ADMIN)
+    auth = {"Authorization": f"Bearer {token}"}
+    # Even with the browser's cookies along, the bearer token is what authenticates.
+    assert "dreiklang_session" in client.cookies
+    r = client.post(
+        f"/api/v1/threads/{thread}/messages", json={"body": "hi", "client_id": "b-1"}, headers=auth
+    )
+    assert r.status_code == 201
+    r = client.patch(f"/api/v1/messages/{message}", json={"body": "edited"}, headers=auth)
+    assert r.status_code == 200
+    client.cookies.clear()
+    r = client.delete(f"/api/v1/messages/{message}", headers=auth)
+    assert r.status_code == 200
+    assert r.json()["message"]["deleted"] is True
+
+
+# -- settings and admin -----------------------------------------------------------------------
+
+
+def test_choosing_german_in_settings_shows_german_pages(client: TestClient) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    assert '<html lang="en">' in client.get("/threads", headers=english).text
+    r = client.post(
+        "/settings",
+        data={"language": "de", "csrftoken": csrf_of(client)},
+        headers=english,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    r = client.get(r.headers["location"], headers=english)
+    assert "Gespeichert." in r.text
+    assert '<option value="de" selected>' in r.text
+    r = client.get("/threads", headers=english)
+    assert '<html lang="de">' in r.text
+    assert "Unterhaltungen" in r.text
+    # An unknown language is refused and changes nothing.
+    r = client.post("/settings", data={"language": "xx", "csrftoken": csrf_of(client)})
+    assert r.status_code == 400
+    assert '<html lang="de">' in client.get("/threads", headers=english).text
+
+
+def test_an_admin_creates_a_staff_account_that_can_sign_in(client: TestClient) -> None:
+    add_user(client, ADMIN)
+    login(client, ADMIN)
+    r = client.get("/admin")
+    assert r.status_code == 200
+    r = client.post(
+        "/admin/users",
+        data={"email": "jan@nordlicht.example", "name": "Jan Petersen", "role": "employee",
+              "team": "Field service", "password": "jans initial pw", "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303
+    assert r.headers["location"] == "/admin?created=1"
+    page = client.get(r.headers["location"]).text
+    assert "Account created." in page and "jan@nordlicht.example" in page
+    client.cookies.clear()
+    login(client, "jan@nordlicht.example", "jans initial pw")
+    r = client.get("/threads/new")
+    assert 'value="internal"' in r.text, "staff may start internal threads"
+    token = token_for(client, ADMIN)
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["role"] == "admin"
+    r = client.post(
+        "/api/v1/tokens", json={"email": "jan@nordlicht.example", "password": "jans initial pw"}
+    )
+    # (the client holds Jan's session cookies, so this call goes through CSRF as a browser would)
+    assert r.status_code == 403
+    client.cookies.clear()
+    r = client.post(
+        "/api/v1/tokens", json={"email": "jan@nordlicht.example", "password": "jans initial pw"}
+    )
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['token']}"}).json()
+    assert me["role"] == "employee" and me["staff"] is True and me["team"] == "Field service"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("role", "customer", "unknown role"),
+        ("role", "superuser", "unknown role"),
+        ("email", "jan-at-nordlicht", "is not an e-mail address"),
+        ("password", "short", "at least 10 characters"),
+    ],
+)
+def test_an_admin_gets_a_clear_error_for_a_bad_staff_account(
+    client: TestClient, field: str, value: str, message: str
+) -> None:
+    add_user(client, ADMIN)
+    login(client, ADMIN)
+    before = snapshot(client)
+    form = {"email": "jan@nordlicht.example", "name": "Jan", "role": "employee",
+            "password": "jans initial pw", field: value, "csrftoken": csrf_of(client)}  # fmt: skip
+    r = client.post("/admin/users", data=form, follow_redirects=False)
+    assert r.status_code == 400
+    assert message in r.text
+    assert snapshot(client) == before
