@@ -21,6 +21,7 @@ Listener = Callable[[str, str], None]
 
 REDIS_PREFIX = "dreiklang:"
 RECONNECT_DELAY_SECONDS = 0.5  # Redis restarts are rare; retry quickly but not in a hot loop
+SUBSCRIBE_TIMEOUT_SECONDS = 5.0  # Redis confirms in a millisecond; longer means it is down
 
 
 class Broker(Protocol):
@@ -71,6 +72,7 @@ class RedisBroker:
         self._redis: Any = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
+        self._confirmations: dict[str, list[asyncio.Future[None]]] = {}
 
     async def start(self) -> None:
         """Connect and start reading."""
@@ -78,7 +80,7 @@ class RedisBroker:
 
         self._redis = aioredis.from_url(self._url, decode_responses=True)
         await self._redis.ping()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
         self._reader = asyncio.create_task(self._read(), name="redis-broker-reader")
 
     async def stop(self) -> None:
@@ -95,8 +97,21 @@ class RedisBroker:
         await self._redis.publish(self._prefix + channel, message)
 
     async def subscribe(self, channel: str) -> None:
+        """Subscribe and wait until Redis confirms, so nothing published afterwards is missed.
+
+        Fan-out relies on this: it subscribes first and then reads the latest sequence number.
+        """
+        full = self._prefix + channel
+        confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._confirmations.setdefault(full, []).append(confirmed)
         self._channels.add(channel)
-        await self._pubsub.subscribe(self._prefix + channel)
+        try:
+            await self._pubsub.subscribe(full)
+            await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
+        finally:
+            waiting = self._confirmations.get(full, [])
+            if confirmed in waiting:
+                waiting.remove(confirmed)
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
@@ -110,8 +125,14 @@ class RedisBroker:
                     await asyncio.sleep(0.05)
                     continue
                 msg = await self._pubsub.get_message(timeout=1.0)
-                if msg is not None and msg["type"] == "message" and self.listener is not None:
+                if msg is None:
+                    continue
+                if msg["type"] == "message" and self.listener is not None:
                     self.listener(msg["channel"][cut:], msg["data"])
+                elif msg["type"] == "subscribe":
+                    for waiter in self._confirmations.pop(msg["channel"], []):
+                        if not waiter.done():
+                            waiter.set_result(None)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a lost Redis connection must not end live delivery for good

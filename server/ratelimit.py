@@ -11,12 +11,16 @@ class LoginLimiter:
     """Limit sign-in attempts per e-mail address and per client address."""
 
     def __init__(self, storage_url: str, per_minute: int) -> None:
-        url = storage_url
-        if url.startswith(("redis://", "rediss://")):
-            url = "async+" + url
-        elif url.startswith("memory://"):
-            url = "async+memory://"
-        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
+        if storage_url.startswith(("redis://", "rediss://")):
+            # redis-py is already here for the broker; limits would otherwise want coredis.
+            storage = storage_from_string("async+" + storage_url, implementation="redispy")
+        elif storage_url.startswith("memory://"):
+            storage = storage_from_string("async+memory://")
+        else:
+            raise ValueError(
+                f"unsupported RATELIMIT_URL {storage_url!r}: use memory:// or redis://"
+            )
+        self._limiter = MovingWindowRateLimiter(storage)
         self._item = RateLimitItemPerMinute(per_minute)
 
     async def allow(self, *keys: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,9 +83,14 @@ def persisted_secret(data_dir: Path) -> str:
     """Return the secret key kept in the data folder, creating it on first run."""
     path = data_dir / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        if key:
+            return key
+        path.unlink()  # an empty file (a crash while writing) must not mean an empty key
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    # Create the file readable by its owner only from the start, never world-readable.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
     return key

@@ -16,7 +16,14 @@ STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
 
 def _safe_next(value: object) -> str:
     """Only follow local paths after sign-in (no open redirect)."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and value.isprintable()
+        and " " not in value
+    ):
         return value
     return "/threads"
 
