@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
+from server.assets import STATIC_DIR, CachedStaticFiles
 from server.openapi import openapi_schema
-from server.templating import TEMPLATE_DIR
-from server.views import accounts, api, health, threads
+from server.views import accounts, api, health, pwa, threads
 from server.ws import websocket_endpoint
-
-STATIC_DIR = TEMPLATE_DIR.parent / "static"
 
 
 def routes() -> list[BaseRoute]:
@@ -18,6 +15,10 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", threads.home),
         Route("/healthz", health.healthz),
+        # installable app
+        Route("/manifest.webmanifest", pwa.manifest, methods=["GET"]),
+        Route("/sw.js", pwa.service_worker, methods=["GET"]),
+        Route("/offline", pwa.offline, methods=["GET"]),
         # accounts
         Route("/login", accounts.login_form, methods=["GET"]),
         Route("/login", accounts.login, methods=["POST"]),
@@ -53,5 +54,5 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/threads/{thread_id}/messages", api.post_message, methods=["POST"]),
         Route("/api/v1/messages/{message_id}", api.patch_message, methods=["PATCH"]),
         Route("/api/v1/messages/{message_id}", api.remove_message, methods=["DELETE"]),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]

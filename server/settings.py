@@ -28,6 +28,10 @@ class Settings:
     login_attempts_per_minute: int = 10
     https_cookies: bool = False
     debug: bool = False
+    app_name: str = "Dreiklang"
+    app_short_name: str = "Dreiklang"
+    theme_color: str = "#1f6f5c"
+    background_color: str = "#f6f7f5"
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
@@ -76,6 +80,10 @@ def load_settings(env_file: str | None = None) -> Settings:
         login_attempts_per_minute=config("LOGIN_ATTEMPTS_PER_MINUTE", cast=int, default=10),
         https_cookies=config("HTTPS_COOKIES", cast=bool, default=False),
         debug=config("DEBUG", cast=bool, default=False),
+        app_name=config("APP_NAME", default="Dreiklang"),
+        app_short_name=config("APP_SHORT_NAME", default="Dreiklang"),
+        theme_color=config("THEME_COLOR", default="#1f6f5c"),
+        background_color=config("BACKGROUND_COLOR", default="#f6f7f5"),
     )
 
 

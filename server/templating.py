@@ -9,6 +9,7 @@ from typing import Any
 
 import jinja2
 
+from server.assets import static_url
 from server.i18n import LANGUAGES, gettext_for
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "web" / "templates"
@@ -38,6 +39,7 @@ def environment(language: str) -> jinja2.Environment:
     env.filters["shorttime"] = _shorttime
     env.globals["lang"] = language
     env.globals["languages"] = LANGUAGES
+    env.globals["static_url"] = static_url
     return env
 
 

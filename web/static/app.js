@@ -1,5 +1,7 @@
 // Dreiklang live client: one WebSocket, resume by sequence, pending sends, unread badges.
 // Protocol: docs/protocol.md. htmx handles forms and fragments; this file handles live frames.
+// Messages written offline wait in the device's outbox (outbox.js) until the server acks them.
+/* global Outbox */
 (() => {
   "use strict";
   const body = document.body;
@@ -20,7 +22,7 @@
     attempts: 0,
     timer: null,
     seq: threadEl ? Number(threadEl.dataset.seq) : 0,
-    outbox: new Map(), // client_id -> {body, el}
+    outbox: new Map(), // client_id -> {body, el}: this page's unconfirmed messages
     typedAt: 0,
     typingTimer: null,
     readTimer: null,
@@ -52,10 +54,13 @@
     ws.onopen = () => {
       state.attempts = 0;
       setConn("live");
-      if (state.opened || shownFromHistory()) refreshList();
+      const stale = state.opened || shownFromHistory() || body.dataset.savedCopy;
+      // A saved copy shown offline is brought up to date by the resume below: drop the banner.
+      delete body.dataset.savedCopy;
+      if (stale) refreshList();
       state.opened = true;
       if (threadId) send({ type: "subscribe", thread: threadId, since: state.seq });
-      for (const [clientId, item] of state.outbox) sendMessage(clientId, item.body);
+      flushOutbox();
     };
     ws.onmessage = (e) => {
       let frame;
@@ -171,12 +176,14 @@
     if (pending) pending.remove();
     if (f.name === "message.created") {
       state.outbox.delete(f.client_id);
+      if (el.dataset.author === me) stored(() => Outbox.remove(f.client_id));
       if (stuckToBottom || el.dataset.author === me) toNewest();
       markReadSoon();
     }
   }
 
   function onAck(f) {
+    if (f.client_id) stored(() => Outbox.remove(f.client_id));
     const item = f.client_id && state.outbox.get(f.client_id);
     if (!item) return;
     state.outbox.delete(f.client_id);
@@ -191,11 +198,12 @@
   }
 
   function onError(f) {
+    if (f.client_id && f.code === "internal") return; // the server stumbled: retry on reconnect
+    if (f.client_id) stored(() => Outbox.fail(f.client_id, f.message));
     const item = f.client_id && state.outbox.get(f.client_id);
     if (item) {
       state.outbox.delete(f.client_id);
-      item.el.classList.add("failed");
-      item.el.querySelector(".state").textContent = threadEl.dataset.labelFailed + ": " + f.message;
+      showFailed(item.el, f.client_id, item.body, f.message);
       return;
     }
     const slot = document.getElementById("form-error");
@@ -217,6 +225,7 @@
     const b = item.querySelector(".unread");
     b.hidden = unread === 0;
     b.querySelector(".n").textContent = String(unread);
+    if (window.dreiklangBadge) window.dreiklangBadge();
   }
 
   // Activity frames are not replayed: a thread list that was disconnected, or that the browser
@@ -311,8 +320,86 @@
     return li;
   }
 
-  function sendMessage(clientId, text) {
-    return send({ type: "send", thread: threadId, client_id: clientId, body: text });
+  function sendMessage(clientId, text, thread) {
+    return send({ type: "send", thread: thread || threadId, client_id: clientId, body: text });
+  }
+
+  // -- the outbox: kept on the device until the server acknowledges -------------------
+
+  // IndexedDB can be missing (private windows); the page then still works, just not offline.
+  function stored(fn) {
+    if (typeof Outbox === "undefined") return Promise.resolve(undefined);
+    return fn().catch(() => undefined);
+  }
+
+  async function flushOutbox() {
+    const sent = new Set();
+    for (const item of (await stored(() => Outbox.all())) || []) {
+      if (item.state === "failed") continue;
+      if (sendMessage(item.client_id, item.body, item.thread)) sent.add(item.client_id);
+    }
+    for (const [clientId, item] of state.outbox) {
+      if (!sent.has(clientId)) sendMessage(clientId, item.body);
+    }
+    for (const el of document.querySelectorAll(".msg.pending:not(.failed) .state")) {
+      el.textContent = threadEl.dataset.labelSending;
+    }
+  }
+
+  // Background Sync lets the service worker deliver the outbox after the page is closed.
+  function requestSync() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.ready
+      .then((reg) => reg.sync && reg.sync.register("outbox"))
+      .catch(() => undefined);
+  }
+
+  function showFailed(el, clientId, text, reason) {
+    el.classList.add("failed");
+    el.querySelector(".state").textContent = threadEl.dataset.labelFailed + ": " + reason;
+    if (el.querySelector(".retry")) return;
+    const actions = document.createElement("div");
+    actions.className = "retry";
+    const edit = document.createElement("button");
+    edit.type = "button";
+    edit.className = "link";
+    edit.textContent = threadEl.dataset.labelEdit;
+    edit.addEventListener("click", () => {
+      const input = document.getElementById("body");
+      input.value = text;
+      input.focus();
+      discard();
+    });
+    const drop = document.createElement("button");
+    drop.type = "button";
+    drop.className = "link danger";
+    drop.textContent = threadEl.dataset.labelDiscard;
+    drop.addEventListener("click", () => discard());
+    const discard = () => {
+      el.remove();
+      state.outbox.delete(clientId);
+      stored(() => Outbox.remove(clientId));
+    };
+    actions.append(edit, drop);
+    el.append(actions);
+  }
+
+  // Show what this device still has to send in this thread (e.g. written offline, app closed).
+  async function restoreOutbox() {
+    for (const item of (await stored(() => Outbox.forThread(threadId))) || []) {
+      if (document.querySelector('[data-client-id="' + CSS.escape(item.client_id) + '"]')) {
+        stored(() => Outbox.remove(item.client_id)); // delivered while we were away
+        continue;
+      }
+      if (state.outbox.has(item.client_id)) continue;
+      const el = pendingElement(item.client_id, item.body);
+      document.getElementById("messages").appendChild(el);
+      if (item.state === "failed") {
+        showFailed(el, item.client_id, item.body, item.reason || "");
+      } else {
+        state.outbox.set(item.client_id, { body: item.body, el });
+      }
+    }
   }
 
   if (threadEl) {
@@ -327,7 +414,12 @@
       document.getElementById("messages").appendChild(el);
       toNewest();
       state.outbox.set(clientId, { body: text, el });
-      sendMessage(clientId, text);
+      const csrf = JSON.parse(body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || "";
+      const item = { client_id: clientId, thread: threadId, body: text, csrf, created: Date.now(), state: "waiting" };
+      // Keep it on the device first, so closing the app cannot lose it.
+      stored(() => Outbox.put(item)).then(() => {
+        if (!sendMessage(clientId, text)) requestSync();
+      });
       input.value = "";
       grow();
       input.focus();
@@ -344,6 +436,7 @@
       const now = Date.now();
       if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId })) state.typedAt = now;
     });
+    restoreOutbox().then(toNewest);
     toNewest();
   }
 

@@ -1,0 +1,84 @@
+// Dreiklang as an installed app: service worker, install prompt, iOS hint, app badge, and
+// forgetting the user's saved pages on sign-out (shared tablets).
+/* global Outbox */
+(() => {
+  "use strict";
+
+  function registerWorker() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => undefined);
+  }
+
+  function isStandalone() {
+    return window.matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
+  }
+
+  function isIos() {
+    return /iPad|iPhone|iPod/.test(navigator.userAgent) || (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+  }
+
+  // Chromium offers installation through an event; iOS Safari only through Share → Add to Home.
+  function offerInstall() {
+    const box = document.getElementById("install-box");
+    if (!box || isStandalone()) return;
+    const button = document.getElementById("install");
+    let deferred = null;
+    window.addEventListener("beforeinstallprompt", (e) => {
+      e.preventDefault();
+      deferred = e;
+      box.hidden = false;
+      button.hidden = false;
+    });
+    button.addEventListener("click", async () => {
+      if (!deferred) return;
+      deferred.prompt();
+      await deferred.userChoice.catch(() => undefined);
+      deferred = null;
+      box.hidden = true;
+    });
+    window.addEventListener("appinstalled", () => (box.hidden = true));
+    if (isIos()) {
+      box.hidden = false;
+      button.hidden = true;
+      document.getElementById("ios-install").hidden = false;
+    }
+  }
+
+  // The total of the unread badges in the thread list, on the app icon.
+  function updateAppBadge() {
+    if (!("setAppBadge" in navigator) || !document.getElementById("thread-list")) return;
+    let total = 0;
+    for (const item of document.querySelectorAll(".titem")) {
+      total += Math.max(0, Number(item.dataset.count) - Number(item.dataset.read));
+    }
+    (total ? navigator.setAppBadge(total) : navigator.clearAppBadge()).catch(() => undefined);
+  }
+
+  function forgetOnSignOut() {
+    const form = document.getElementById("logout");
+    if (!form) return;
+    form.addEventListener("submit", async (e) => {
+      if (form.dataset.cleared) return;
+      e.preventDefault();
+      try {
+        if (window.caches) await caches.delete("dk-pages");
+        if (typeof Outbox !== "undefined") await Outbox.clear();
+        if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+          navigator.serviceWorker.controller.postMessage({ type: "signed-out" });
+        }
+        if ("clearAppBadge" in navigator) await navigator.clearAppBadge();
+      } catch (err) {
+        /* best effort: signing out must never be blocked */
+      }
+      form.dataset.cleared = "1";
+      form.submit();
+    });
+  }
+
+  window.dreiklangBadge = updateAppBadge;
+  registerWorker();
+  offerInstall();
+  forgetOnSignOut();
+  updateAppBadge();
+  document.body.addEventListener("htmx:afterSwap", updateAppBadge);
+})();
