@@ -5,9 +5,11 @@ from __future__ import annotations
 import gettext
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "web" / "locale"
 LANGUAGES = ("en", "de")
@@ -90,3 +92,47 @@ def negotiate(accept_language: str | None, preferred: str = "") -> str:
 def gettext_for(language: str) -> gettext.NullTranslations:
     """Return translations usable in Python code (errors, frames)."""
     return translations(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name gettext tools know
+    """Mark text for extraction without translating it; it is translated when shown."""
+    return message
+
+
+class _Number:
+    """An integer whose `{n:,}` groups digits the way the language does (10,000 / 10.000)."""
+
+    __slots__ = ("language", "value")
+
+    def __init__(self, value: int, language: str) -> None:
+        self.value = value
+        self.language = language
+
+    def __format__(self, spec: str) -> str:
+        if spec == ",":
+            return format_decimal(self.value, locale=self.language)
+        return format(self.value, spec)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def localize(template: str, params: dict[str, Any], language: str) -> str:
+    """Translate a message template marked with N_() and fill in its `{placeholders}`.
+
+    Without params the text is not formatted, so a plain sentence may contain braces.
+    """
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    text = gettext_for(language).gettext(template)
+    if not params:
+        return text
+    values = {
+        k: _Number(v, language) if type(v) is int else v  # bool is an int, but not a number
+        for k, v in params.items()
+    }
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):
+        # A translation with a broken placeholder must not turn an error into a crash.
+        return template.format(**params)

@@ -31,7 +31,7 @@ def marked_strings() -> dict[str, list[str]]:
     """Extract the text marked for translation in templates and server code, like pybabel."""
     with MAPPING.open() as f:
         method_map, options_map = parse_mapping_cfg(f, str(MAPPING))
-    keywords = {**DEFAULT_KEYWORDS, **parse_keywords(["translate:3"])}
+    keywords = {**DEFAULT_KEYWORDS, **parse_keywords(["translate:3", "N_"])}
     found: dict[str, list[str]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords

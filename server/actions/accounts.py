@@ -8,7 +8,7 @@ from tortoise.exceptions import IntegrityError
 
 from server.actions.errors import ActionError, Conflict
 from server.auth import PASSWORD_MIN_CHARS, hash_password, new_token
-from server.i18n import LANGUAGES
+from server.i18n import LANGUAGES, N_
 from server.models import ApiToken, Role, User
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
@@ -18,26 +18,32 @@ PASSWORD_MAX_CHARS = 1024  # argon2 handles more, but nobody types that; limits 
 
 def clean_email(email: object) -> str:
     if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
-        raise ActionError("invalid_email", f"{email!r:.80} is not an e-mail address")
+        raise ActionError(
+            "invalid_email", N_("{email!r:.80} is not an e-mail address"), email=email
+        )
     return email.strip().lower()
 
 
 def clean_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise ActionError("invalid_name", "the name is empty")
+        raise ActionError("invalid_name", N_("the name is empty"))
     text = " ".join(name.split())
     if len(text) > NAME_MAX_CHARS:
-        raise ActionError("invalid_name", f"the name is longer than {NAME_MAX_CHARS} characters")
+        raise ActionError(
+            "invalid_name", N_("the name is longer than {limit} characters"), limit=NAME_MAX_CHARS
+        )
     return text
 
 
 def clean_password(password: object) -> str:
     if not isinstance(password, str) or len(password) < PASSWORD_MIN_CHARS:
         raise ActionError(
-            "weak_password", f"the password needs at least {PASSWORD_MIN_CHARS} characters"
+            "weak_password",
+            N_("the password needs at least {minimum} characters"),
+            minimum=PASSWORD_MIN_CHARS,
         )
     if len(password) > PASSWORD_MAX_CHARS:
-        raise ActionError("invalid_password", "the password is too long")
+        raise ActionError("invalid_password", N_("the password is too long"))
     return password
 
 
@@ -53,7 +59,7 @@ async def create_user(
     name = clean_name(display_name)
     secret = clean_password(password)
     if await User.exists(email=address):
-        raise Conflict(f"an account for {address!r} exists already")
+        raise Conflict(N_("an account for {email!r} exists already"), email=address)
     try:
         return await User.create(
             email=address,
@@ -63,13 +69,15 @@ async def create_user(
             password_hash=hash_password(secret),
         )
     except IntegrityError:
-        raise Conflict(f"an account for {address!r} exists already") from None
+        raise Conflict(N_("an account for {email!r} exists already"), email=address) from None
 
 
 async def set_language(user: User, language: object) -> None:
     """Set the UI language ("" follows the browser)."""
     if language not in ("", *LANGUAGES):
-        raise ActionError("invalid_language", f"unknown language {language!r:.20}")
+        raise ActionError(
+            "invalid_language", N_("unknown language {language!r:.20}"), language=language
+        )
     user.language = str(language)
     await user.save(update_fields=["language"])
 

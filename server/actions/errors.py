@@ -1,6 +1,14 @@
-"""Errors actions raise: a stable code for clients and a sentence for people."""
+"""Errors actions raise: a stable code for clients and a sentence for people.
+
+The sentence is a template marked with N_() plus its values, so it can be shown in the reader's
+language: `.message` is the English text (the JSON API, logs), `.localized(lang)` the translation.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from server.i18n import N_, localize
 
 
 class ActionError(Exception):
@@ -8,10 +16,16 @@ class ActionError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, template: str, /, **params: Any) -> None:
         self.code = code
-        self.message = message
+        self.template = template
+        self.params = params
+        self.message = template.format(**params) if params else template
+        super().__init__(self.message)
+
+    def localized(self, language: str) -> str:
+        """Return the message in a UI language ("en", "de"), its values filled in."""
+        return localize(self.template, self.params, language)
 
 
 class NotFound(ActionError):
@@ -19,19 +33,19 @@ class NotFound(ActionError):
 
     status = 404
 
-    def __init__(self, what: str = "thread") -> None:
-        super().__init__("not_found", f"{what} not found")
+    def __init__(self, template: str = N_("thread not found"), /, **params: Any) -> None:
+        super().__init__("not_found", template, **params)
 
 
 class Forbidden(ActionError):
     status = 403
 
-    def __init__(self, message: str) -> None:
-        super().__init__("forbidden", message)
+    def __init__(self, template: str, /, **params: Any) -> None:
+        super().__init__("forbidden", template, **params)
 
 
 class Conflict(ActionError):
     status = 409
 
-    def __init__(self, message: str) -> None:
-        super().__init__("conflict", message)
+    def __init__(self, template: str, /, **params: Any) -> None:
+        super().__init__("conflict", template, **params)

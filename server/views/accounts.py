@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.actions.accounts import create_user, set_language
-from server.actions.errors import ActionError
+from server.actions.errors import ActionError, NotFound
 from server.auth import user_from_connection, verify_password
+from server.i18n import N_
 from server.models import Role, User
-from server.views.common import error_page, page, signed_in, translate
+from server.views.common import error_page, language_of, page, signed_in, translate
 
 STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
 
@@ -69,8 +70,9 @@ async def signup(request: Request) -> Response:
     try:
         user = await create_user(values["email"], values["name"], values["password"])
     except ActionError as err:
+        error = err.localized(language_of(request, None))
         return page(
-            request, None, "signup.html", err.status, error=err.message,
+            request, None, "signup.html", err.status, error=error,
             email=values["email"], name=values["name"],
         )  # fmt: skip
     request.session.clear()
@@ -93,7 +95,7 @@ async def save_settings(request: Request, user: User) -> Response:
 @signed_in
 async def admin_page(request: Request, user: User) -> Response:
     if user.role != Role.ADMIN:
-        return error_page(request, user, 404, "page not found")
+        return error_page(request, user, NotFound(N_("page not found")))
     staff = await User.exclude(role=Role.CUSTOMER).order_by("display_name")
     return page(request, user, "admin.html", staff=staff, roles=STAFF_ROLES)
 
@@ -101,11 +103,13 @@ async def admin_page(request: Request, user: User) -> Response:
 @signed_in
 async def admin_create_user(request: Request, user: User) -> Response:
     if user.role != Role.ADMIN:
-        return error_page(request, user, 404, "page not found")
+        return error_page(request, user, NotFound(N_("page not found")))
     form = await request.form()
     role = str(form.get("role", ""))
     if role not in {r.value for r in STAFF_ROLES}:
-        return error_page(request, user, 400, f"unknown role {role!r:.20}")
+        return error_page(
+            request, user, ActionError("invalid_role", N_("unknown role {role!r:.20}"), role=role)
+        )
     await create_user(
         form.get("email"), form.get("name"), form.get("password"), Role(role),
         str(form.get("team", "")),

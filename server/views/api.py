@@ -17,6 +17,7 @@ from server.actions.messages import audience_of, delete_message, edit_message, s
 from server.actions.threads import start_thread, update_thread
 from server.auth import user_from_connection, verify_password
 from server.frames import author_json, message_json, thread_json
+from server.i18n import N_
 from server.models import Message, User
 from server.queries import (
     PAGE_SIZE_MAX,
@@ -52,9 +53,9 @@ async def json_body(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
-        raise ActionError("bad_json", "the request body is not valid JSON") from None
+        raise ActionError("bad_json", N_("the request body is not valid JSON")) from None
     if not isinstance(data, dict):
-        raise ActionError("bad_json", "the request body must be a JSON object")
+        raise ActionError("bad_json", N_("the request body must be a JSON object"))
     return data
 
 
@@ -63,9 +64,13 @@ def limit_of(request: Request, default: int = 50) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ActionError("bad_limit", f"limit must be a number, not {raw!r:.20}") from None
+        raise ActionError(
+            "bad_limit", N_("limit must be a number, not {value!r:.20}"), value=raw
+        ) from None
     if not 1 <= value <= PAGE_SIZE_MAX:
-        raise ActionError("bad_limit", f"limit must be between 1 and {PAGE_SIZE_MAX}")
+        raise ActionError(
+            "bad_limit", N_("limit must be between 1 and {limit}"), limit=PAGE_SIZE_MAX
+        )
     return value
 
 
@@ -113,7 +118,9 @@ async def list_threads(request: Request, user: User) -> Response:
             if cursor[0].tzinfo is None:  # ours always carry +00:00; a naive time is not ours
                 raise ValueError(at)
         except ValueError:
-            raise ActionError("bad_cursor", f"unknown cursor {raw!r:.60}") from None
+            raise ActionError(
+                "bad_cursor", N_("unknown cursor {cursor!r:.60}"), cursor=raw
+            ) from None
     rows = await page_threads(user, limit, cursor)
     nxt = None
     if len(rows) == limit:
@@ -165,7 +172,7 @@ async def list_messages(request: Request, user: User) -> Response:
     if before:
         anchor = await message_for(user, before)
         if anchor is None or anchor.thread_id != thread.id:
-            raise ActionError("bad_cursor", f"unknown message {before!r:.40}")
+            raise ActionError("bad_cursor", N_("unknown message {id!r:.40}"), id=before)
         query = query.filter(seq__lt=anchor.seq)
     rows: list[Message] = await query.order_by("-seq").limit(limit).prefetch_related("author")
     nxt = rows[-1].id if len(rows) == limit else None

@@ -9,9 +9,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from server.actions.errors import ActionError
+from server.actions.errors import ActionError, NotFound
 from server.auth import user_from_connection
-from server.i18n import gettext_for, negotiate
+from server.i18n import N_, gettext_for, negotiate
 from server.models import User
 from server.templating import render
 
@@ -51,15 +51,17 @@ def translate(request: Request, user: User | None, text: str) -> str:
     return gettext_for(language_of(request, user)).gettext(text)
 
 
-def error_page(request: Request, user: User | None, status: int, message: str) -> Response:
-    """Show an error the user can act on; htmx gets a small fragment for the error slot."""
+def error_page(request: Request, user: User | None, error: ActionError) -> Response:
+    """Show an error the user can act on, in their language; htmx gets a fragment for the slot."""
+    status = error.status
+    text = error.localized(language_of(request, user))
     if is_htmx(request):
-        text = translate(request, user, message)
         response = HTMLResponse(f'<p class="error" role="alert">{escape(text)}</p>', status)
         response.headers["HX-Retarget"] = "#form-error"
         response.headers["HX-Reswap"] = "innerHTML"
+        response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
         return response
-    return page(request, user, "error.html", status_code=status, status=status, message=message)
+    return page(request, user, "error.html", status_code=status, status=status, message=text)
 
 
 def escape(text: str) -> str:
@@ -81,7 +83,7 @@ def signed_in(view: UserView) -> View:
         try:
             return await view(request, user)
         except ActionError as err:
-            return error_page(request, user, err.status, err.message)
+            return error_page(request, user, err)
 
     return wrapper
 
@@ -90,7 +92,7 @@ def staff_only(view: UserView) -> UserView:
     @wraps(view)
     async def wrapper(request: Request, user: User) -> Response:
         if not user.is_staff:
-            return error_page(request, user, 404, "page not found")
+            return error_page(request, user, NotFound(N_("page not found")))
         return await view(request, user)
 
     return wrapper
