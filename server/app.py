@@ -14,8 +14,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from push.vapid import VapidKeys, load_or_create
+from push.worker import PushConfig, PushWorker
 from server.actions import publishing
+from server.actions.errors import NotFound
 from server.db import close_database, open_database
+from server.i18n import N_
 from server.live import make_fanout
 from server.ratelimit import LoginLimiter
 from server.routes import routes
@@ -24,6 +28,15 @@ from server.views.common import error_page
 
 SESSION_DAYS = 30  # a field technician should not sign in again every week
 MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
+
+
+def push_config(settings: Settings, keys: VapidKeys) -> PushConfig:
+    return PushConfig(
+        keys=keys,
+        allowed_hosts=settings.push_hosts,
+        test_prefix=settings.push_test_endpoint_prefix,
+        concurrency=settings.push_concurrency,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -43,16 +56,22 @@ def create_app(settings: Settings | None = None) -> Any:
             await close_database()
             raise
         app.state.fanout = fanout
-        publishing.install(fanout)
+        worker = None
+        if settings.push_enabled:
+            worker = PushWorker(push_config(settings, app.state.vapid), fanout.viewers)
+            await worker.start()
+        publishing.install(fanout, worker.wake if worker else None)
         try:
             yield
         finally:
             publishing.install(None)
+            if worker is not None:
+                await worker.stop()
             await fanout.broker.stop()
             await close_database()
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error_page(request, None, 404, "page not found")
+        return error_page(request, None, NotFound(N_("page not found")))
 
     app = Starlette(
         debug=settings.debug,
@@ -73,6 +92,9 @@ def create_app(settings: Settings | None = None) -> Any:
         max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
+    app.state.vapid = load_or_create(
+        settings.data_dir, str(settings.vapid_private_key), settings.vapid_subject
+    )
     app.state.login_limiter = LoginLimiter(
         settings.ratelimit_url, settings.login_attempts_per_minute
     )

@@ -22,6 +22,7 @@ SHELL_FILES = (
     "app.js",
     "outbox.js",
     "pwa.js",
+    "notify.js",
     HTMX,
     "icon.svg",
     "icons/icon-192.png",

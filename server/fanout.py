@@ -49,6 +49,8 @@ class LiveEvent:
 class Member(Protocol):
     """A local recipient (one WebSocket connection)."""
 
+    user_id: str
+
     def thread_event(self, event: LiveEvent) -> None: ...
     def channel_frames(self, channel: str, frames: dict[str, str]) -> None: ...
 
@@ -115,6 +117,11 @@ class Fanout:
             if self.rooms.get(thread) is not room:
                 # Whoever opened the room failed (database or broker error): open it again.
                 await self.join(thread, member)
+
+    def viewers(self, thread: str) -> set[str]:
+        """Return the users with this thread open on this process (no push for them)."""
+        room = self.rooms.get(thread)
+        return {m.user_id for m in room.members} if room is not None else set()
 
     async def leave(self, thread: str, member: Member) -> None:
         """Remove a member; close the room when it is empty."""

@@ -165,3 +165,136 @@ class ReadState(Model):
     class Meta:
         table = "read_states"
         unique_together = (("user", "thread"),)
+
+
+class FollowState(StrEnum):
+    FOLLOWING = "following"  # replies notify
+    MUTED = "muted"  # nothing notifies, not even being a participant
+
+
+class Follow(Model):
+    """Whether a user hears about a thread: set by writing in it, or by the follow button."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="follows", on_delete=fields.CASCADE
+    )
+    user_id: str
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name="follows", on_delete=fields.CASCADE
+    )
+    thread_id: str
+    state = fields.CharEnumField(FollowState, max_length=12, default=FollowState.FOLLOWING)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "follows"
+        unique_together = (("user", "thread"),)
+
+
+class NotificationSettings(Model):
+    """A user's push preferences: kinds, quiet hours in their own time zone."""
+
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "models.User", related_name="notification_settings", on_delete=fields.CASCADE,
+        primary_key=True,
+    )  # fmt: skip
+    user_id: str
+    replies = fields.BooleanField(default=True)
+    mentions = fields.BooleanField(default=True)
+    status_changes = fields.BooleanField(default=True)
+    moderation = fields.BooleanField(default=True)  # moderators only
+    quiet_hours = fields.BooleanField(default=False)
+    quiet_start = fields.CharField(max_length=5, default="22:00")  # HH:MM, user's time zone
+    quiet_end = fields.CharField(max_length=5, default="07:00")
+    time_zone = fields.CharField(max_length=64, default="Europe/Berlin")
+    urgent_in_quiet_hours = fields.BooleanField(default=True)  # mentions and moderator alerts
+
+    class Meta:
+        table = "notification_settings"
+
+
+class PushSubscription(Model):
+    """One device's Web Push subscription. An endpoint belongs to one user at a time."""
+
+    id = fields.CharField(max_length=16, primary_key=True, default=new_id)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="push_subscriptions", on_delete=fields.CASCADE
+    )
+    user_id: str
+    endpoint = fields.CharField(max_length=1024, unique=True)
+    p256dh = fields.CharField(max_length=128)
+    auth = fields.CharField(max_length=64)
+    label = fields.CharField(max_length=80, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_delivered_at = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=200, default="")
+    last_error_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "push_subscriptions"
+
+
+class PushJobState(StrEnum):
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"  # gave up; the reason is on the job and the device
+
+
+class PushJob(Model):
+    """A notification to deliver to one device, durable across restarts."""
+
+    id = fields.BigIntField(primary_key=True)
+    subscription: fields.ForeignKeyRelation[PushSubscription] = fields.ForeignKeyField(
+        "models.PushSubscription", related_name="jobs", on_delete=fields.CASCADE
+    )
+    subscription_id: str
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="push_jobs", on_delete=fields.CASCADE
+    )
+    user_id: str
+    kind = fields.CharField(max_length=16)  # reply | mention | status | moderation | test
+    thread: fields.ForeignKeyNullableRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name="push_jobs", null=True, on_delete=fields.CASCADE
+    )
+    thread_id: str | None
+    message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="push_jobs", null=True, on_delete=fields.CASCADE
+    )
+    message_id: str | None
+    state = fields.CharEnumField(PushJobState, max_length=8, default=PushJobState.QUEUED)
+    attempts = fields.IntField(default=0)
+    not_before = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    outcome = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "push_jobs"
+        indexes = (("state", "not_before"),)
+
+
+class NotificationIntent(Model):
+    # No semicolons in model docstrings: tortoise turns them into table comments, and a
+    # semicolon there splits the SQLite schema script (tortoise-orm 1.1).
+    """Something happened that may notify people. Written in the same transaction as the
+    change, expanded into PushJobs by the push worker (so a crash between loses nothing)."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=16)  # reply | status | moderation
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name="notification_intents", on_delete=fields.CASCADE
+    )
+    thread_id: str
+    message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="notification_intents", null=True,
+        on_delete=fields.CASCADE,
+    )  # fmt: skip
+    message_id: str | None
+    actor: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="notification_intents", on_delete=fields.CASCADE
+    )
+    actor_id: str
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "notification_intents"

@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from server.assets import STATIC_DIR, CachedStaticFiles
 from server.openapi import openapi_schema
-from server.views import accounts, api, health, pwa, threads
+from server.views import accounts, api, health, notifications, pwa, threads
 from server.ws import websocket_endpoint
 
 
@@ -27,6 +27,9 @@ def routes() -> list[BaseRoute]:
         Route("/signup", accounts.signup, methods=["POST"]),
         Route("/settings", accounts.settings_page, methods=["GET"]),
         Route("/settings", accounts.save_settings, methods=["POST"]),
+        Route("/settings/notifications", notifications.notifications_section, methods=["GET"]),
+        Route("/settings/notifications", notifications.preferences, methods=["POST"]),
+        Route("/settings/devices", notifications.devices, methods=["GET"]),
         Route("/admin", accounts.admin_page, methods=["GET"]),
         Route("/admin/users", accounts.admin_create_user, methods=["POST"]),
         # threads and messages (HTML, htmx)
@@ -36,12 +39,20 @@ def routes() -> list[BaseRoute]:
         Route("/threads/{thread_id}", threads.thread_page, methods=["GET"]),
         Route("/threads/{thread_id}", threads.change_thread, methods=["POST"]),
         Route("/threads/{thread_id}/messages", threads.post_message, methods=["POST"]),
+        Route("/threads/{thread_id}/follow", notifications.follow_form, methods=["GET"]),
+        Route("/threads/{thread_id}/follow", notifications.follow, methods=["POST"]),
         Route("/messages/{message_id}", threads.show_message, methods=["GET"]),
         Route("/messages/{message_id}/edit", threads.edit_form, methods=["GET"]),
         Route("/messages/{message_id}/edit", threads.change_message, methods=["POST"]),
         Route("/messages/{message_id}/delete", threads.remove_message, methods=["POST"]),
         # live
         WebSocketRoute("/ws", websocket_endpoint),
+        # Web Push devices
+        Route("/push/key", notifications.vapid_key, methods=["GET"]),
+        Route("/push/devices", notifications.add_device, methods=["POST"]),
+        Route("/push/devices/forget", notifications.forget_device, methods=["POST"]),
+        Route("/push/devices/{device_id}/test", notifications.test_device, methods=["POST"]),
+        Route("/push/devices/{device_id}/delete", notifications.delete_device, methods=["POST"]),
         # JSON API
         Route("/api/openapi.json", openapi_schema, methods=["GET"]),
         Route("/api/v1/tokens", api.issue_token, methods=["POST"]),

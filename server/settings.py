@@ -32,6 +32,19 @@ class Settings:
     app_short_name: str = "Dreiklang"
     theme_color: str = "#1f6f5c"
     background_color: str = "#f6f7f5"
+    push_enabled: bool = True
+    vapid_private_key: Secret = field(default_factory=lambda: Secret(""))
+    vapid_subject: str = "mailto:push@dreiklang.invalid"
+    push_service_hosts: tuple[str, ...] = ()
+    push_test_endpoint_prefix: str = ""
+    push_concurrency: int = 16
+
+    @property
+    def push_hosts(self) -> tuple[str, ...]:
+        """Return the push services endpoints may point at: the known ones plus configured."""
+        from push.endpoints import DEFAULT_PUSH_HOSTS
+
+        return DEFAULT_PUSH_HOSTS + self.push_service_hosts
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
@@ -84,6 +97,14 @@ def load_settings(env_file: str | None = None) -> Settings:
         app_short_name=config("APP_SHORT_NAME", default="Dreiklang"),
         theme_color=config("THEME_COLOR", default="#1f6f5c"),
         background_color=config("BACKGROUND_COLOR", default="#f6f7f5"),
+        push_enabled=config("PUSH_ENABLED", cast=bool, default=True),
+        vapid_private_key=Secret(str(config("VAPID_PRIVATE_KEY", default=""))),
+        vapid_subject=config("VAPID_SUBJECT", default="mailto:push@dreiklang.invalid"),
+        push_service_hosts=tuple(
+            config("PUSH_SERVICE_HOSTS", cast=CommaSeparatedStrings, default="")
+        ),
+        push_test_endpoint_prefix=config("PUSH_TEST_ENDPOINT_PREFIX", default=""),
+        push_concurrency=config("PUSH_CONCURRENCY", cast=int, default=16),
     )
 
 

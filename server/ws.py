@@ -13,13 +13,13 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.actions.errors import ActionError
+from server.actions.errors import ActionError, NotFound
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.auth import user_from_connection, uses_token
 from server.fanout import Fanout, LiveEvent
 from server.frames import dumps, replay_frame
-from server.i18n import negotiate
+from server.i18n import N_, negotiate
 from server.models import Audience, User
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
@@ -50,6 +50,7 @@ class Connection:
     def __init__(self, ws: WebSocket, user: User, fmt: str, fanout: Fanout) -> None:
         self.ws = ws
         self.user = user
+        self.user_id = user.id
         self.staff = user.is_staff
         self.view = Audience.STAFF if self.staff else Audience.ALL
         self.fmt = fmt
@@ -110,45 +111,66 @@ class Connection:
     def reply(self, data: dict[str, Any]) -> None:
         self.push(dumps(data))
 
-    def error(self, code: str, message: str, **extra: Any) -> None:
-        self.reply({"type": "error", "code": code, "message": message, **extra})
+    def error(self, err: ActionError, **ref: Any) -> None:
+        """Reply with an error frame; browsers ("html:<lang>") read it in their language."""
+        message = err.message if self.fmt == "json" else err.localized(self.fmt[5:])
+        self.reply({"type": "error", "code": err.code, "message": message, **ref})
 
     async def handle(self, raw: str) -> None:
         if len(raw.encode()) > FRAME_MAX_BYTES:
-            self.error("too_large", f"frame is larger than {FRAME_MAX_BYTES} bytes")
+            self.error(
+                ActionError(
+                    "too_large", N_("frame is larger than {limit} bytes"), limit=FRAME_MAX_BYTES
+                )
+            )
             return
         try:
             frame = json.loads(raw)
         except ValueError:
-            self.error("bad_frame", "frame is not JSON")
+            self.error(ActionError("bad_frame", N_("frame is not JSON")))
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            self.error("bad_frame", "frame must be a JSON object with a string 'type'")
+            self.error(
+                ActionError("bad_frame", N_("frame must be a JSON object with a string 'type'"))
+            )
             return
         kind = frame["type"]
         handler = HANDLERS.get(kind)
         if handler is None:
-            self.error("unknown_type", f"unknown frame type {kind!r:.40}")
+            self.error(
+                ActionError("unknown_type", N_("unknown frame type {type!r:.40}"), type=kind)
+            )
             return
         ref = {k: frame[k] for k in ("thread", "client_id", "id") if k in frame}
         try:
             await handler(self, frame)
         except ActionError as err:
-            self.error(err.code, err.message, **ref)
+            self.error(err, **ref)
         except Exception:  # a bug or an outage must cost one frame, not the whole socket
             log.exception("frame %r failed for user %s", kind, self.user.id)
-            self.error("internal", "the server could not handle this frame; try again", **ref)
+            self.error(
+                ActionError("internal", N_("the server could not handle this frame; try again")),
+                **ref,
+            )
 
     async def subscribe(self, frame: dict[str, Any]) -> None:
         thread_id = frame.get("thread")
         since = frame.get("since")
         if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
-            raise ActionError("bad_frame", f"'since' must be an integer or null, not {since!r:.40}")
+            raise ActionError(
+                "bad_frame",
+                N_("'since' must be an integer or null, not {since!r:.40}"),
+                since=since,
+            )
         thread = await thread_for(self.user, thread_id)
         if thread is None:
-            raise ActionError("not_found", "thread not found")
+            raise NotFound()
         if thread.id not in self.subs and len(self.subs) >= SUBSCRIPTIONS_MAX:
-            raise ActionError("too_many", f"at most {SUBSCRIPTIONS_MAX} subscriptions per socket")
+            raise ActionError(
+                "too_many",
+                N_("at most {limit} subscriptions per socket"),
+                limit=SUBSCRIPTIONS_MAX,
+            )
         await self.unsubscribe_id(thread.id)
         sub = self.subs[thread.id] = Subscription()
         await self.fanout.join(thread.id, self)
@@ -220,7 +242,7 @@ class Connection:
         thread_id = frame.get("thread")
         sub = self.subs.get(thread_id) if isinstance(thread_id, str) else None
         if sub is None:
-            raise ActionError("not_subscribed", "subscribe to the thread first")
+            raise ActionError("not_subscribed", N_("subscribe to the thread first"))
         now = time.monotonic()
         if now - sub.typed_at < TYPING_INTERVAL_SECONDS:
             return
@@ -236,7 +258,7 @@ class Connection:
     async def read(self, frame: dict[str, Any]) -> None:
         thread = await thread_for(self.user, frame.get("thread"))
         if thread is None:
-            raise ActionError("not_found", "thread not found")
+            raise NotFound()
         await mark_read(self.user, thread)
 
     async def ping(self, frame: dict[str, Any]) -> None:
@@ -295,7 +317,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
                 break
             text = message.get("text")
             if text is None:
-                conn.error("bad_frame", "send text frames (JSON), not binary")
+                conn.error(ActionError("bad_frame", N_("send text frames (JSON), not binary")))
                 continue
             await conn.handle(text)
     except WebSocketDisconnect:

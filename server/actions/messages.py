@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from server.actions import events
+from server.actions import events, intents
 from server.actions.errors import ActionError, Conflict, Forbidden, NotFound
-from server.actions.publishing import publish_event, publish_frames
+from server.actions.publishing import publish_event, publish_frames, wake_push
+from server.i18n import N_
 from server.markdown import BodyError, clean_body, render
 from server.models import Audience, Message, Thread, ThreadStatus, User
 from server.queries import thread_for
@@ -22,11 +23,15 @@ def clean_client_id(client_id: object) -> str:
     if not isinstance(client_id, str) or not (1 <= len(client_id) <= CLIENT_ID_MAX_CHARS):
         raise ActionError(
             "invalid_client_id",
-            f"client_id must be 1 to {CLIENT_ID_MAX_CHARS} characters, got {client_id!r:.80}",
+            N_("client_id must be 1 to {limit} characters, got {client_id!r:.80}"),
+            limit=CLIENT_ID_MAX_CHARS,
+            client_id=client_id,
         )
     if not client_id.isascii() or not client_id.isprintable():
         raise ActionError(
-            "invalid_client_id", f"client_id must be printable ASCII: {client_id!r:.80}"
+            "invalid_client_id",
+            N_("client_id must be printable ASCII: {client_id!r:.80}"),
+            client_id=client_id,
         )
     return client_id
 
@@ -35,7 +40,7 @@ def checked_body(body: object) -> str:
     try:
         return clean_body(body)
     except BodyError as err:
-        raise ActionError(err.code, str(err)) from None
+        raise ActionError(err.code, err.template, **err.params) from None
 
 
 def audience_of(value: object) -> Audience:
@@ -44,7 +49,9 @@ def audience_of(value: object) -> Audience:
         return Audience.ALL
     if value == Audience.STAFF.value:
         return Audience.STAFF
-    raise ActionError("invalid_audience", f"audience must be 'all' or 'staff', not {value!r:.20}")
+    raise ActionError(
+        "invalid_audience", N_("audience must be 'all' or 'staff', not {value!r:.20}"), value=value
+    )
 
 
 async def _existing(author: User, client_id: str, thread: Thread) -> Message | None:
@@ -52,7 +59,9 @@ async def _existing(author: User, client_id: str, thread: Thread) -> Message | N
         "author"
     )
     if found is not None and found.thread_id != thread.id:
-        raise Conflict(f"client_id {client_id!r} was already used for another thread")
+        raise Conflict(
+            N_("client_id {client_id!r} was already used for another thread"), client_id=client_id
+        )
     return found
 
 
@@ -70,9 +79,9 @@ async def send_message(
     cid = clean_client_id(client_id)
     text = checked_body(body)
     if audience == Audience.STAFF and not author.is_staff:
-        raise Forbidden("only staff can write staff notes")
+        raise Forbidden(N_("only staff can write staff notes"))
     if thread.status == ThreadStatus.CLOSED and not author.is_staff:
-        raise Forbidden("this thread is closed")
+        raise Forbidden(N_("this thread is closed"))
     found = await _existing(author, cid, thread)
     if found is not None:
         return found, False
@@ -95,6 +104,9 @@ async def send_message(
             recorded = await events.record(
                 conn, thread.id, events.MESSAGE_CREATED, audience, create_message=create
             )
+            assert recorded.message is not None
+            await intents.participate(conn, author.id, thread.id)
+            await intents.intend(conn, intents.REPLY, thread.id, author.id, recorded.message.id)
     except IntegrityError:
         # A retry raced its original; the first one won and is the answer to both.
         found = await _existing(author, cid, thread)
@@ -104,6 +116,7 @@ async def send_message(
     assert recorded.message is not None
     await publish_event(recorded.live())
     await publish_frames("list", recorded.list_notice())
+    wake_push()
     return recorded.message, True
 
 
@@ -112,11 +125,11 @@ async def _own_message(actor: User, message_id: object) -> Message:
 
     msg = await message_for(actor, message_id)
     if msg is None:
-        raise NotFound("message")
+        raise NotFound(N_("message not found"))
     if msg.author_id != actor.id:
-        raise Forbidden("only the author can change a message")
+        raise Forbidden(N_("only the author can change a message"))
     if msg.deleted_at is not None:
-        raise ActionError("deleted", "this message was deleted")
+        raise ActionError("deleted", N_("this message was deleted"))
     return msg
 
 

@@ -6,10 +6,11 @@ from typing import TypeVar
 
 from tortoise.transactions import in_transaction
 
-from server.actions import events
+from server.actions import events, intents
 from server.actions.errors import ActionError, Forbidden, NotFound
 from server.actions.messages import checked_body, clean_client_id
-from server.actions.publishing import publish_event, publish_frames
+from server.actions.publishing import publish_event, publish_frames, wake_push
+from server.i18n import N_
 from server.markdown import render
 from server.models import Audience, Message, Thread, ThreadKind, ThreadStatus, User, Visibility
 from server.queries import thread_for
@@ -19,11 +20,14 @@ TITLE_MAX_CHARS = 200
 
 def clean_title(title: object) -> str:
     if not isinstance(title, str) or not title.strip():
-        raise ActionError("empty_title", "the title is empty")
+        raise ActionError("empty_title", N_("the title is empty"))
     text = " ".join(title.split())
     if len(text) > TITLE_MAX_CHARS:
         raise ActionError(
-            "title_too_long", f"the title is {len(text)} characters; the limit is {TITLE_MAX_CHARS}"
+            "title_too_long",
+            N_("the title is {length} characters; the limit is {limit}"),
+            length=len(text),
+            limit=TITLE_MAX_CHARS,
         )
     return text
 
@@ -37,7 +41,11 @@ def _enum(kind: type[E], value: object, what: str) -> E:
     except ValueError:
         allowed = ", ".join(v.value for v in kind)
         raise ActionError(
-            f"invalid_{what}", f"{what} must be one of {allowed}, not {value!r:.40}"
+            f"invalid_{what}",
+            N_("{field} must be one of {allowed}, not {value!r:.40}"),
+            field=what,
+            allowed=allowed,
+            value=value,
         ) from None
 
 
@@ -56,7 +64,7 @@ async def start_thread(
     thread_kind = _enum(ThreadKind, kind, "kind")
     vis = _enum(Visibility, visibility, "visibility")
     if vis == Visibility.INTERNAL and not author.is_staff:
-        raise Forbidden("only staff can start internal threads")
+        raise Forbidden(N_("only staff can start internal threads"))
     earlier = await Message.get_or_none(author_id=author.id, client_id=cid).prefetch_related(
         "thread", "author"
     )
@@ -77,9 +85,13 @@ async def start_thread(
         recorded = await events.record(
             conn, thread.id, events.MESSAGE_CREATED, Audience.ALL, create_message=create
         )
-    assert recorded.message is not None
+        assert recorded.message is not None
+        await intents.participate(conn, author.id, thread.id)
+        # Followers are only the author yet, but the first message may mention people.
+        await intents.intend(conn, intents.REPLY, thread.id, author.id, recorded.message.id)
     await publish_event(recorded.live())
     await publish_frames("list", recorded.list_notice())
+    wake_push()
     return recorded.thread, recorded.message, True
 
 
@@ -91,7 +103,7 @@ async def update_thread(
     if thread is None:
         raise NotFound()
     if thread.author_id != actor.id and not actor.is_staff:
-        raise Forbidden("only the author or staff can change this thread")
+        raise Forbidden(N_("only the author or staff can change this thread"))
     fields: dict[str, object] = {}
     if title is not None:
         fields["title"] = clean_title(title)
@@ -104,6 +116,9 @@ async def update_thread(
     async with in_transaction() as conn:
         await Thread.filter(id=thread.id).using_db(conn).update(**changed)
         recorded = await events.record(conn, thread.id, events.THREAD_UPDATED, Audience.ALL)
+        if "status" in changed:
+            await intents.intend(conn, intents.STATUS, thread.id, actor.id)
     await publish_event(recorded.live())
     await publish_frames("list", recorded.list_notice())
+    wake_push()
     return recorded.thread

@@ -11,9 +11,11 @@ from server.actions.errors import NotFound
 from server.actions.messages import delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
+from server.i18n import N_
 from server.models import ThreadStatus, User
 from server.queries import latest_messages, message_for, thread_for, thread_row, thread_rows
 from server.views.common import is_htmx, page, signed_in
+from server.views.notifications import follow_state
 
 MESSAGES_PER_PAGE = 50
 
@@ -60,7 +62,8 @@ async def thread_page(request: Request, user: User) -> Response:
     await mark_read(user, thread)
     return page(
         request, user, "thread.html", thread=thread, messages=messages, seq=row.seq,
-        client_id=uuid.uuid4().hex, statuses=list(ThreadStatus),
+        client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
+        follow=await follow_state(user, thread.id),
     )  # fmt: skip
 
 
@@ -91,7 +94,7 @@ async def change_thread(request: Request, user: User) -> Response:
 async def edit_form(request: Request, user: User) -> Response:
     msg = await message_for(user, request.path_params["message_id"])
     if msg is None or msg.author_id != user.id or msg.deleted_at is not None:
-        raise NotFound("message")
+        raise NotFound(N_("message not found"))
     return page(request, user, "_message_edit.html", m=msg)
 
 
@@ -99,7 +102,7 @@ async def edit_form(request: Request, user: User) -> Response:
 async def show_message(request: Request, user: User) -> Response:
     msg = await message_for(user, request.path_params["message_id"])
     if msg is None:
-        raise NotFound("message")
+        raise NotFound(N_("message not found"))
     return page(request, user, "_message.html", m=msg)
 
 

@@ -68,7 +68,8 @@ async function networkFirst(req) {
     if (res.ok && !res.redirected) await savePage(req, res.clone());
     return res;
   } catch (err) {
-    const hit = await caches.match(req, { cacheName: PAGE_CACHE });
+    // ignoreVary: pages vary on Cookie and Accept-Language, which the saved key has not.
+    const hit = await caches.match(req, { cacheName: PAGE_CACHE, ignoreVary: true });
     return hit ? markSavedCopy(hit) : offlinePage();
   }
 }
@@ -98,6 +99,7 @@ async function offlinePage() {
 async function onMessage(data) {
   if (data.type === "signed-out") {
     await caches.delete(PAGE_CACHE);
+    await caches.delete("dk-meta");
     await Outbox.clear();
   } else if (data.type === "flush-outbox") {
     await flushOutbox();
@@ -126,4 +128,84 @@ async function flushOutbox() {
   }
   const windows = await self.clients.matchAll({ type: "window" });
   for (const w of windows) w.postMessage({ type: "outbox-flushed" });
+}
+
+// -- Web Push ---------------------------------------------------------------------------
+self.addEventListener("push", (event) => event.waitUntil(showPush(event)));
+self.addEventListener("notificationclick", (event) => event.waitUntil(openFromNotification(event)));
+self.addEventListener("pushsubscriptionchange", (event) => event.waitUntil(resubscribe(event)));
+
+// Every push shows a notification: a silent push makes browsers withdraw the permission.
+async function showPush(event) {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (err) {
+    data = {};
+  }
+  if (!data || typeof data !== "object") data = {}; // "null" or "3" is JSON too
+  const title = data.title || "Dreiklang";
+  const options = {
+    body: data.body || "",
+    icon: SHELL.find((u) => u.startsWith("/static/icons/icon-192.png")),
+    badge: SHELL.find((u) => u.startsWith("/static/icons/badge-96.png")),
+    tag: data.tag || "dreiklang",
+    renotify: Boolean(data.tag),
+    data: { url: data.url || "/threads" },
+  };
+  if (typeof data.badge === "number" && self.navigator.setAppBadge) {
+    await (data.badge ? self.navigator.setAppBadge(data.badge) : self.navigator.clearAppBadge()).catch(() => undefined);
+  }
+  await self.registration.showNotification(title, options);
+}
+
+async function openFromNotification(event) {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || "/threads", self.location.origin);
+  if (url.origin !== self.location.origin) return;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const path = url.pathname;
+  for (const w of windows) {
+    if (new URL(w.url).pathname === path && "focus" in w) return w.focus();
+  }
+  for (const w of windows) {
+    if ("navigate" in w && "focus" in w) {
+      await w.focus();
+      return w.navigate(url.href);
+    }
+  }
+  return self.clients.openWindow(url.href);
+}
+
+// The push service replaced our subscription: subscribe again and tell the server.
+async function resubscribe(event) {
+  const old = event.oldSubscription;
+  const key = (old && old.options && old.options.applicationServerKey) || (await fetchKey());
+  const fresh = event.newSubscription || (await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
+  const csrf = await storedCsrf();
+  if (old) {
+    await fetch("/push/devices/forget", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "x-csrftoken": csrf },
+      body: JSON.stringify({ endpoint: old.endpoint }),
+    }).catch(() => undefined);
+  }
+  await fetch("/push/devices", {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "x-csrftoken": csrf },
+    body: JSON.stringify({ ...fresh.toJSON(), label: "renewed subscription" }),
+  });
+}
+
+async function fetchKey() {
+  const res = await fetch("/push/key");
+  const { public_key: key } = await res.json();
+  const raw = atob(key.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((key.length + 3) % 4));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+// Pages keep the CSRF token here (pwa.js) so the worker can make signed-in requests.
+async function storedCsrf() {
+  const hit = await caches.match("/__csrf", { cacheName: "dk-meta" });
+  return hit ? hit.text() : "";
 }

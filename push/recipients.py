@@ -1,0 +1,122 @@
+"""Who hears about what: followers, mentions, moderators, filtered by their preferences."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.models import (
+    Follow,
+    FollowState,
+    Message,
+    NotificationIntent,
+    NotificationSettings,
+    Role,
+    Thread,
+    User,
+)
+from server.queries import visible_to
+
+MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,62})", re.IGNORECASE)
+URGENT_KINDS = ("mention", "moderation")
+
+
+def handle_of(user: User) -> str:
+    """Return the @handle people use to mention a user: the e-mail's local part."""
+    return user.email.split("@", 1)[0].lower()
+
+
+def team_handle(team: str) -> str:
+    return "-".join(team.lower().split())
+
+
+async def mentioned(message: Message) -> list[User]:
+    """Return the users a message mentions, by @handle or @team."""
+    names = {m.lower().rstrip("._-") for m in MENTION_RE.findall(message.body)}
+    if not names:
+        return []
+    found: dict[str, User] = {}
+    staff = await User.exclude(role=Role.CUSTOMER)
+    for user in staff:
+        if user.team and team_handle(user.team) in names:
+            found[user.id] = user
+    for name in names:
+        for user in await User.filter(email__istartswith=name + "@"):
+            found[user.id] = user
+    return list(found.values())
+
+
+async def candidates(intent: NotificationIntent) -> list[tuple[User, tuple[str, ...]]]:
+    """Return who an intent may notify, each with the kinds it could be, most specific first
+    (a mentioned follower: mention, then reply), before preferences and quiet hours."""
+    thread = await Thread.get(id=intent.thread_id)
+    message = await Message.get_or_none(id=intent.message_id) if intent.message_id else None
+    chosen: dict[str, tuple[User, tuple[str, ...]]] = {}
+    if intent.kind == "moderation":
+        for user in await User.filter(role__in=[Role.MODERATOR, Role.ADMIN]):
+            chosen[user.id] = (user, ("moderation",))
+    else:
+        follows = await Follow.filter(
+            thread_id=thread.id, state=FollowState.FOLLOWING
+        ).prefetch_related("user")
+        kind = "reply" if intent.kind == "reply" else "status"
+        for follow in follows:
+            chosen[follow.user_id] = (follow.user, (kind,))
+        if message is not None and intent.kind == "reply":
+            for user in await mentioned(message):
+                # A mention also reaches a muted thread; a follower who turned mentions off
+                # still hears about the reply.
+                _, kinds = chosen.get(user.id, (user, ()))
+                chosen[user.id] = (user, ("mention", *kinds))
+    chosen.pop(intent.actor_id, None)
+    return [(u, k) for u, k in chosen.values() if visible_to(u, thread, message)]
+
+
+async def recipients(intent: NotificationIntent) -> list[tuple[User, str]]:
+    """Return (user, kind) pairs an intent notifies, before preferences and quiet hours."""
+    return [(user, kinds[0]) for user, kinds in await candidates(intent)]
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.split(":", 1)
+    return time(int(hours), int(minutes))
+
+
+def in_quiet_hours(prefs: NotificationSettings, now: datetime) -> bool:
+    """Tell whether `now` falls in the user's quiet hours, in the user's own time zone."""
+    if not prefs.quiet_hours:
+        return False
+    try:
+        local = now.astimezone(ZoneInfo(prefs.time_zone)).time()
+        start, end = _clock(prefs.quiet_start), _clock(prefs.quiet_end)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end  # spans midnight, e.g. 22:00–07:00
+
+
+def first_wanted(
+    prefs: NotificationSettings | None, kinds: tuple[str, ...], now: datetime
+) -> str | None:
+    """Return the first of the kinds the user's preferences let through now, if any."""
+    return next((kind for kind in kinds if wants(prefs, kind, now)), None)
+
+
+def wants(prefs: NotificationSettings | None, kind: str, now: datetime) -> bool:
+    """Apply a user's preferences for one kind of notification at this moment."""
+    if prefs is None:
+        return True
+    enabled = {
+        "reply": prefs.replies,
+        "mention": prefs.mentions,
+        "status": prefs.status_changes,
+        "moderation": prefs.moderation,
+        "test": True,
+    }.get(kind, True)
+    if not enabled:
+        return False
+    if kind == "test" or not in_quiet_hours(prefs, now):
+        return True
+    return kind in URGENT_KINDS and prefs.urgent_in_quiet_hours

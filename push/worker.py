@@ -1,0 +1,285 @@
+"""The push queue worker: expands intents into per-device jobs and delivers them.
+
+Durable: intents and jobs are rows, so a restart resumes where it stopped. Concurrency is
+bounded, every send has a timeout, and several server processes can share the queue: a job is
+claimed by a conditional UPDATE that only one process can win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import nh3
+from tortoise.transactions import in_transaction
+
+from push import sender
+from push.endpoints import EndpointRefused, check_resolves_public, check_shape
+from push.payloads import DELIVERY, SHORTENED_BODY_CHARS, Notification
+from push.recipients import candidates, first_wanted
+from push.vapid import VapidKeys
+from server.i18n import gettext_for
+from server.models import (
+    Message,
+    NotificationIntent,
+    NotificationSettings,
+    PushJob,
+    PushJobState,
+    PushSubscription,
+    ReadState,
+    Thread,
+    User,
+)
+from server.queries import message_count_of, thread_rows, visible_to
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0  # other processes' intents are picked up at least this often
+LEASE_SECONDS = 60  # a claimed job not finished by then (process died) is tried again
+MAX_ATTEMPTS = 8  # with backoff doubling from 5 s this gives up after about 20 minutes
+BACKOFF_FIRST_SECONDS = 5.0
+BACKOFF_MAX_SECONDS = 15 * 60
+BATCH = 100  # jobs fetched per round
+
+
+Viewers = Callable[[str], set[str]]
+"""Return the ids of users with this thread open right now (on this process)."""
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    keys: VapidKeys
+    allowed_hosts: tuple[str, ...]
+    test_prefix: str  # endpoints under this prefix skip the host checks (tests only)
+    concurrency: int
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """Seconds to wait before attempt number `attempts + 1`."""
+    delay = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** max(0, attempts - 1))
+    return float(max(delay, retry_after or 0.0))
+
+
+class PushWorker:
+    def __init__(self, config: PushConfig, viewers: Viewers | None = None) -> None:
+        self.config = config
+        self.viewers = viewers or (lambda thread: set())
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._limit = asyncio.Semaphore(config.concurrency)
+
+    def wake(self) -> None:
+        """Look at the queue now (called after a commit that wrote an intent or job)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self._task = asyncio.create_task(self._run(), name="push-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._session is not None:
+            await self._session.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                busy = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the queue must outlive a database hiccup
+                log.exception("push worker round failed")
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                self._wake.clear()
+
+    async def run_once(self) -> bool:
+        """Expand pending intents and deliver due jobs; return whether there was work."""
+        expanded = await self.expand_intents()
+        due = (
+            await PushJob.filter(state=PushJobState.QUEUED, not_before__lte=now())
+            .order_by("id")
+            .limit(BATCH)
+        )
+        await asyncio.gather(*(self._guarded(job) for job in due))
+        return bool(expanded or due)
+
+    async def _guarded(self, job: PushJob) -> None:
+        async with self._limit:
+            try:
+                await self.process(job)
+            except Exception:
+                log.exception("push job %s failed", job.id)
+
+    # -- intents ------------------------------------------------------------------------------
+
+    async def expand_intents(self) -> int:
+        count = 0
+        for intent in await NotificationIntent.all().order_by("id").limit(BATCH):
+            moment = now()
+            targets = []
+            for user, kinds in await candidates(intent):
+                kind = await self._wanted(user, kinds, moment)
+                if kind is not None:
+                    targets.append((user, kind))
+            devices = await PushSubscription.filter(user_id__in=[u.id for u, _ in targets])
+            by_user: dict[str, list[PushSubscription]] = {}
+            for device in devices:
+                by_user.setdefault(device.user_id, []).append(device)
+            async with in_transaction() as conn:
+                # Deleting first claims the intent: another process deletes 0 rows and skips.
+                if not await NotificationIntent.filter(id=intent.id).using_db(conn).delete():
+                    continue
+                jobs = [
+                    PushJob(subscription_id=d.id, user_id=user.id, kind=kind,
+                            thread_id=intent.thread_id, message_id=intent.message_id,
+                            not_before=moment)
+                    for user, kind in targets for d in by_user.get(user.id, [])
+                ]  # fmt: skip
+                if jobs:
+                    await PushJob.bulk_create(jobs, using_db=conn)
+            count += 1
+        return count
+
+    async def _wanted(self, user: User, kinds: tuple[str, ...], moment: datetime) -> str | None:
+        prefs = await NotificationSettings.get_or_none(user_id=user.id)
+        return first_wanted(prefs, kinds, moment)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    async def _claim(self, job: PushJob) -> bool:
+        lease = now() + timedelta(seconds=LEASE_SECONDS)
+        won = await PushJob.filter(
+            id=job.id, state=PushJobState.QUEUED, not_before=job.not_before
+        ).update(not_before=lease)
+        return won == 1
+
+    async def _finish(self, job: PushJob, state: PushJobState, outcome: str) -> None:
+        await PushJob.filter(id=job.id).update(state=state, outcome=outcome[:200])
+
+    async def process(self, job: PushJob) -> None:
+        """Deliver one job, re-checking at send time that it is still worth a buzz."""
+        if not await self._claim(job):
+            return
+        device = await PushSubscription.get_or_none(id=job.subscription_id)
+        user = await User.get_or_none(id=job.user_id)
+        if device is None or user is None:
+            await self._finish(job, PushJobState.DONE, "skipped: device removed")
+            return
+        note = await self.compose(job, user)
+        if isinstance(note, str):
+            await self._finish(job, PushJobState.DONE, "skipped: " + note)
+            return
+        if job.thread_id is not None:
+            # One notification per thread and device: this push covers the queued ones.
+            await PushJob.filter(
+                subscription_id=device.id, thread_id=job.thread_id, state=PushJobState.QUEUED,
+                not_before__lte=now(),
+            ).exclude(id=job.id).update(state=PushJobState.DONE, outcome="merged")  # fmt: skip
+        await self.deliver(job, device, note)
+
+    async def compose(self, job: PushJob, user: User) -> Notification | str:
+        """Build the notification, or say why none is due any more."""
+        language = user.language or "en"
+        t = gettext_for(language).gettext
+        if job.kind == "test":
+            return Notification(
+                "test", "Dreiklang", t("Notifications work on this device."), "/settings",
+                "test", 0,
+            )  # fmt: skip
+        thread = await Thread.get_or_none(id=job.thread_id)
+        if thread is None or not visible_to(user, thread):
+            return "not visible"
+        message = None
+        if job.message_id is not None:
+            message = await Message.get_or_none(id=job.message_id).prefetch_related("author")
+            if message is None or not visible_to(user, thread, message):
+                return "deleted or not visible"
+        url = f"/threads/{thread.id}"
+        if job.kind in ("reply", "mention"):
+            if user.id in self.viewers(thread.id):
+                return "recipient is looking at the thread"
+            read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
+            unread = message_count_of(thread, user) - (read.read_messages if read else 0)
+            if unread <= 0:
+                return "already read"
+            assert message is not None
+            url += f"#msg-{message.id}"
+            text = nh3.clean(message.html, tags=set()).strip()
+            author = message.author.display_name
+            if message.author.is_staff:
+                author += f" ({t('staff')})"
+            if job.kind == "mention":
+                body = t("{name} mentioned you: {text}").format(name=author, text=text)
+            elif unread > 1:
+                body = t("{count} new replies, the latest from {name}: {text}").format(
+                    count=unread, name=author, text=text
+                )
+            else:
+                body = f"{author}: {text}"
+        elif job.kind == "status":
+            body = t("Status: {status}").format(status=t(thread.status.value.capitalize()))
+        else:
+            body = t("Something needs a moderator.")
+        badge = sum(row.unread for row in await thread_rows(user))
+        return Notification(job.kind, thread.title, body, url, f"thread-{thread.id}", badge)
+
+    async def deliver(self, job: PushJob, device: PushSubscription, note: Notification) -> None:
+        config = self.config
+        try:
+            check_shape(device.endpoint, config.allowed_hosts, config.test_prefix)
+            await check_resolves_public(device.endpoint, config.test_prefix)
+        except EndpointRefused as err:
+            await self._record_error(device, str(err))
+            await self._finish(job, PushJobState.FAILED, str(err))
+            return
+        ttl, urgency = DELIVERY.get(note.kind, DELIVERY["reply"])
+        target = sender.Device(device.endpoint, device.p256dh, device.auth)
+        assert self._session is not None
+        # Topic lets a push service replace an undelivered older push for the same thread.
+        topic = note.tag if note.tag.startswith("thread-") else None
+        session, keys = self._session, config.keys
+        result = await sender.send(session, keys, target, note.encode(), ttl, urgency, topic)
+        if result.outcome == sender.Outcome.TOO_BIG:
+            short = note.encode(SHORTENED_BODY_CHARS // 2)
+            result = await sender.send(session, keys, target, short, ttl, urgency, topic)
+        await self._settle(job, device, result)
+
+    async def _settle(self, job: PushJob, device: PushSubscription, result: sender.Result) -> None:
+        outcome = result.outcome
+        if outcome == sender.Outcome.DELIVERED:
+            await PushSubscription.filter(id=device.id).update(last_delivered_at=now())
+            await self._finish(job, PushJobState.DONE, "delivered")
+        elif outcome == sender.Outcome.GONE:
+            await PushSubscription.filter(id=device.id).delete()  # its jobs go with it
+        elif outcome == sender.Outcome.RETRY and job.attempts + 1 < MAX_ATTEMPTS:
+            delay = backoff(job.attempts + 1, result.retry_after)
+            await PushJob.filter(id=job.id).update(
+                attempts=job.attempts + 1,
+                not_before=now() + timedelta(seconds=delay),
+                outcome=f"retrying in {delay:.0f} s: {result.detail}"[:200],
+            )
+            await self._record_error(device, result.detail)
+        else:
+            await self._record_error(device, result.detail or outcome.value)
+            await self._finish(job, PushJobState.FAILED, result.detail or outcome.value)
+
+    async def _record_error(self, device: PushSubscription, detail: str) -> None:
+        await PushSubscription.filter(id=device.id).update(
+            last_error=detail[:200], last_error_at=now()
+        )

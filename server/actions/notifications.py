@@ -1,0 +1,134 @@
+"""Notification choices: devices (Web Push subscriptions), follows, preferences, tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tortoise.transactions import in_transaction
+
+from push.endpoints import EndpointRefused, check_resolves_public, check_shape
+from server.actions.errors import ActionError, NotFound
+from server.actions.publishing import wake_push
+from server.models import (
+    Follow,
+    FollowState,
+    NotificationSettings,
+    PushJob,
+    PushSubscription,
+    User,
+)
+from server.queries import thread_for
+from server.settings import Settings
+
+KEY_MAX_CHARS = 128  # a base64url P-256 point is 87 characters, an auth secret 22
+LABEL_MAX_CHARS = 80
+DEVICES_MAX = 20  # per user: phones, tablets, desktops, a few browsers each
+
+
+async def save_subscription(
+    settings: Settings, user: User, endpoint: object, p256dh: object, auth: object, label: object
+) -> PushSubscription:
+    """Save a device's subscription; an endpoint moves to whoever subscribed it last."""
+    if not isinstance(endpoint, str) or not endpoint:
+        raise ActionError("invalid_endpoint", "the subscription has no endpoint")
+    for name, value in (("p256dh", p256dh), ("auth", auth)):
+        if not isinstance(value, str) or not 1 <= len(value) <= KEY_MAX_CHARS:
+            raise ActionError(
+                "invalid_keys", f"the subscription's {name} key is missing or invalid"
+            )
+    try:
+        check_shape(endpoint, settings.push_hosts, settings.push_test_endpoint_prefix)
+        await check_resolves_public(endpoint, settings.push_test_endpoint_prefix)
+    except EndpointRefused as err:
+        raise ActionError("endpoint_refused", str(err)) from None
+    text = label.strip()[:LABEL_MAX_CHARS] if isinstance(label, str) else ""
+    async with in_transaction() as conn:
+        existing = await PushSubscription.filter(endpoint=endpoint).using_db(conn).first()
+        if existing is not None and existing.user_id != user.id:
+            # The browser now belongs to someone else (shared tablet): the old owner's
+            # device row and its queued notifications go.
+            await existing.delete(using_db=conn)
+            existing = None
+        if existing is None:
+            if await PushSubscription.filter(user_id=user.id).using_db(conn).count() >= DEVICES_MAX:
+                raise ActionError("too_many_devices", f"at most {DEVICES_MAX} devices per person")
+            created: PushSubscription = await PushSubscription.create(
+                user=user, endpoint=endpoint, p256dh=p256dh, auth=auth, label=text, using_db=conn
+            )
+            return created
+        existing.p256dh, existing.auth = str(p256dh), str(auth)
+        existing.label = text or existing.label
+        await existing.save(using_db=conn, update_fields=["p256dh", "auth", "label"])
+        return existing
+
+
+async def remove_subscription(user: User, device_id: object) -> None:
+    deleted = await PushSubscription.filter(id=str(device_id), user_id=user.id).delete()
+    if not deleted:
+        raise NotFound("device")
+
+
+async def remove_endpoint(user: User, endpoint: object) -> None:
+    """Forget a device by its endpoint (the browser unsubscribed)."""
+    await PushSubscription.filter(endpoint=str(endpoint), user_id=user.id).delete()
+
+
+async def send_test(user: User, device_id: object) -> None:
+    """Queue a test notification to one of the user's devices."""
+    device = await PushSubscription.get_or_none(id=str(device_id), user_id=user.id)
+    if device is None:
+        raise NotFound("device")
+    await PushJob.create(subscription=device, user=user, kind="test", not_before=datetime.now(UTC))
+    wake_push()
+
+
+async def set_follow(user: User, thread_id: object, state: object) -> FollowState | None:
+    """Follow, mute, or go back to the default (participants follow) for a thread."""
+    thread = await thread_for(user, thread_id)
+    if thread is None:
+        raise NotFound()
+    if state in ("", "none", None):
+        await Follow.filter(user_id=user.id, thread_id=thread.id).delete()
+        return None
+    try:
+        chosen = FollowState(str(state))
+    except ValueError:
+        raise ActionError("invalid_state", f"unknown follow state {state!r:.20}") from None
+    await Follow.update_or_create(defaults={"state": chosen}, user_id=user.id, thread_id=thread.id)
+    return chosen
+
+
+def _clock(value: object, what: str) -> str:
+    text = str(value or "")
+    try:
+        hours, minutes = (int(part) for part in text.split(":", 1))
+    except ValueError:
+        raise ActionError(
+            "invalid_time", f"{what} must look like 22:00, not {text!r:.10}"
+        ) from None
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        raise ActionError("invalid_time", f"{what} must look like 22:00, not {text!r:.10}")
+    return f"{hours:02d}:{minutes:02d}"
+
+
+async def save_preferences(user: User, form: dict[str, object]) -> NotificationSettings:
+    """Save which kinds notify, and quiet hours in the user's time zone."""
+    zone = str(form.get("time_zone") or "Europe/Berlin")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ActionError("invalid_time_zone", f"unknown time zone {zone!r:.40}") from None
+    values = {
+        "replies": bool(form.get("replies")),
+        "mentions": bool(form.get("mentions")),
+        "status_changes": bool(form.get("status_changes")),
+        "moderation": bool(form.get("moderation")),
+        "quiet_hours": bool(form.get("quiet_hours")),
+        "quiet_start": _clock(form.get("quiet_start") or "22:00", "quiet hours start"),
+        "quiet_end": _clock(form.get("quiet_end") or "07:00", "quiet hours end"),
+        "time_zone": zone,
+        "urgent_in_quiet_hours": bool(form.get("urgent_in_quiet_hours")),
+    }
+    prefs, _ = await NotificationSettings.update_or_create(defaults=values, user_id=user.id)
+    return prefs

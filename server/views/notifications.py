@@ -1,0 +1,127 @@
+"""Notification settings: devices, preferences, follow/mute, the VAPID public key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from server.actions.errors import NotFound
+from server.actions.notifications import (
+    remove_endpoint,
+    remove_subscription,
+    save_preferences,
+    save_subscription,
+    send_test,
+    set_follow,
+)
+from server.models import Follow, NotificationSettings, PushSubscription, User
+from server.queries import thread_for
+from server.views.common import is_htmx, page, signed_in
+
+
+async def vapid_key(request: Request) -> Response:
+    """Return the applicationServerKey browsers subscribe with."""
+    keys = request.app.state.vapid
+    if keys is None:
+        return JSONResponse({"error": {"code": "push_disabled", "message": "push is off"}}, 404)
+    return JSONResponse({"public_key": keys.public_key}, headers={"Cache-Control": "no-cache"})
+
+
+async def notification_context(user: User) -> dict[str, Any]:
+    prefs = await NotificationSettings.get_or_none(user_id=user.id) or NotificationSettings(
+        user_id=user.id
+    )
+    devices = await PushSubscription.filter(user_id=user.id).order_by("-created_at")
+    return {"prefs": prefs, "devices": devices}
+
+
+@signed_in
+async def add_device(request: Request, user: User) -> Response:
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        return JSONResponse({"error": {"code": "bad_json", "message": "send JSON"}}, 400)
+    raw_keys = data.get("keys")
+    keys: dict[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
+    device = await save_subscription(
+        request.app.state.settings, user, data.get("endpoint"), keys.get("p256dh"),
+        keys.get("auth"), data.get("label"),
+    )  # fmt: skip
+    return JSONResponse({"id": device.id}, status_code=201)
+
+
+@signed_in
+async def forget_device(request: Request, user: User) -> Response:
+    """Forget a device by endpoint (JSON, from the page or the service worker)."""
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        data = {}
+    await remove_endpoint(user, data.get("endpoint") if isinstance(data, dict) else "")
+    return Response(status_code=204)
+
+
+async def _devices_fragment(request: Request, user: User) -> Response:
+    return page(request, user, "_devices.html", **await notification_context(user))
+
+
+@signed_in
+async def test_device(request: Request, user: User) -> Response:
+    await send_test(user, request.path_params["device_id"])
+    if is_htmx(request):
+        return await _devices_fragment(request, user)
+    return RedirectResponse("/settings#devices", status_code=303)
+
+
+@signed_in
+async def delete_device(request: Request, user: User) -> Response:
+    await remove_subscription(user, request.path_params["device_id"])
+    if is_htmx(request):
+        return await _devices_fragment(request, user)
+    return RedirectResponse("/settings#devices", status_code=303)
+
+
+@signed_in
+async def devices(request: Request, user: User) -> Response:
+    return await _devices_fragment(request, user)
+
+
+@signed_in
+async def preferences(request: Request, user: User) -> Response:
+    form = await request.form()
+    await save_preferences(user, {k: form.get(k) for k in form})
+    return RedirectResponse("/settings?saved=1#notifications", status_code=303)
+
+
+@signed_in
+async def follow(request: Request, user: User) -> Response:
+    form = await request.form()
+    thread_id = request.path_params["thread_id"]
+    state = await set_follow(user, thread_id, form.get("state"))
+    if is_htmx(request):
+        return page(request, user, "_follow.html", thread_id=thread_id, follow=state)
+    return RedirectResponse(f"/threads/{thread_id}", status_code=303)
+
+
+async def follow_state(user: User, thread_id: str) -> str | None:
+    found = await Follow.get_or_none(user_id=user.id, thread_id=thread_id)
+    return found.state.value if found else None
+
+
+@signed_in
+async def notifications_section(request: Request, user: User) -> Response:
+    return page(request, user, "_notifications.html", **await notification_context(user))
+
+
+@signed_in
+async def follow_form(request: Request, user: User) -> Response:
+    thread = await thread_for(user, request.path_params["thread_id"])
+    if thread is None:
+        raise NotFound()
+    state = await follow_state(user, thread.id)
+    return page(request, user, "_follow.html", thread_id=thread.id, follow=state)
