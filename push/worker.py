@@ -196,10 +196,10 @@ class PushWorker:
     async def compose(self, job: PushJob, user: User) -> Notification | str:
         """Build the notification, or say why none is due any more."""
         language = user.language or "en"
-        t = gettext_for(language).gettext
+        _ = gettext_for(language).gettext
         if job.kind == "test":
             return Notification(
-                "test", "Dreiklang", t("Notifications work on this device."), "/settings",
+                "test", "Dreiklang", _("Notifications work on this device."), "/settings",
                 "test", 0,
             )  # fmt: skip
         thread = await Thread.get_or_none(id=job.thread_id)
@@ -223,19 +223,19 @@ class PushWorker:
             text = nh3.clean(message.html, tags=set()).strip()
             author = message.author.display_name
             if message.author.is_staff:
-                author += f" ({t('staff')})"
+                author += f" ({_('staff')})"
             if job.kind == "mention":
-                body = t("{name} mentioned you: {text}").format(name=author, text=text)
+                body = _("{name} mentioned you: {text}").format(name=author, text=text)
             elif unread > 1:
-                body = t("{count} new replies, the latest from {name}: {text}").format(
+                body = _("{count} new replies, the latest from {name}: {text}").format(
                     count=unread, name=author, text=text
                 )
             else:
                 body = f"{author}: {text}"
         elif job.kind == "status":
-            body = t("Status: {status}").format(status=t(thread.status.value.capitalize()))
+            body = _("Status: {status}").format(status=_(thread.status.value.capitalize()))
         else:
-            body = t("Something needs a moderator.")
+            body = _("Something needs a moderator.")
         badge = sum(row.unread for row in await thread_rows(user))
         return Notification(job.kind, thread.title, body, url, f"thread-{thread.id}", badge)
 
