@@ -82,7 +82,9 @@ async def signup(request: Request) -> Response:
 
 @signed_in
 async def settings_page(request: Request, user: User) -> Response:
-    return page(request, user, "settings.html")
+    from server.views.notifications import notification_context
+
+    return page(request, user, "settings.html", **await notification_context(user))
 
 
 @signed_in
