@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 from push.endpoints import EndpointRefused, check_resolves_public, check_shape
 from server.actions.errors import ActionError, NotFound
 from server.actions.publishing import wake_push
+from server.i18n import N_
 from server.models import (
     Follow,
     FollowState,
@@ -31,17 +32,21 @@ async def save_subscription(
 ) -> PushSubscription:
     """Save a device's subscription; an endpoint moves to whoever subscribed it last."""
     if not isinstance(endpoint, str) or not endpoint:
-        raise ActionError("invalid_endpoint", "the subscription has no endpoint")
+        raise ActionError("invalid_endpoint", N_("the subscription has no endpoint"))
     for name, value in (("p256dh", p256dh), ("auth", auth)):
         if not isinstance(value, str) or not 1 <= len(value) <= KEY_MAX_CHARS:
             raise ActionError(
-                "invalid_keys", f"the subscription's {name} key is missing or invalid"
+                "invalid_keys", N_("the subscription's {name} key is missing or invalid"), name=name
             )
     try:
         check_shape(endpoint, settings.push_hosts, settings.push_test_endpoint_prefix)
         await check_resolves_public(endpoint, settings.push_test_endpoint_prefix)
     except EndpointRefused as err:
-        raise ActionError("endpoint_refused", str(err)) from None
+        raise ActionError(
+            "endpoint_refused",
+            N_("this browser's push service cannot be used: {reason}"),
+            reason=str(err),
+        ) from None
     text = label.strip()[:LABEL_MAX_CHARS] if isinstance(label, str) else ""
     async with in_transaction() as conn:
         existing = await PushSubscription.filter(endpoint=endpoint).using_db(conn).first()
@@ -52,7 +57,11 @@ async def save_subscription(
             existing = None
         if existing is None:
             if await PushSubscription.filter(user_id=user.id).using_db(conn).count() >= DEVICES_MAX:
-                raise ActionError("too_many_devices", f"at most {DEVICES_MAX} devices per person")
+                raise ActionError(
+                    "too_many_devices",
+                    N_("at most {limit} devices per person"),
+                    limit=DEVICES_MAX,
+                )
             created: PushSubscription = await PushSubscription.create(
                 user=user, endpoint=endpoint, p256dh=p256dh, auth=auth, label=text, using_db=conn
             )
@@ -66,7 +75,7 @@ async def save_subscription(
 async def remove_subscription(user: User, device_id: object) -> None:
     deleted = await PushSubscription.filter(id=str(device_id), user_id=user.id).delete()
     if not deleted:
-        raise NotFound("device")
+        raise NotFound(N_("device not found"))
 
 
 async def remove_endpoint(user: User, endpoint: object) -> None:
@@ -78,7 +87,7 @@ async def send_test(user: User, device_id: object) -> None:
     """Queue a test notification to one of the user's devices."""
     device = await PushSubscription.get_or_none(id=str(device_id), user_id=user.id)
     if device is None:
-        raise NotFound("device")
+        raise NotFound(N_("device not found"))
     await PushJob.create(subscription=device, user=user, kind="test", not_before=datetime.now(UTC))
     wake_push()
 
@@ -94,21 +103,33 @@ async def set_follow(user: User, thread_id: object, state: object) -> FollowStat
     try:
         chosen = FollowState(str(state))
     except ValueError:
-        raise ActionError("invalid_state", f"unknown follow state {state!r:.20}") from None
+        raise ActionError(
+            "invalid_state", N_("unknown follow state {state!r:.20}"), state=state
+        ) from None
     await Follow.update_or_create(defaults={"state": chosen}, user_id=user.id, thread_id=thread.id)
     return chosen
 
 
-def _clock(value: object, what: str) -> str:
+def _clock(value: object, end: bool = False) -> str:
     text = str(value or "")
     try:
         hours, minutes = (int(part) for part in text.split(":", 1))
+        valid = 0 <= hours < 24 and 0 <= minutes < 60
     except ValueError:
+        valid = False
+    if not valid:
+        # One sentence per field, so each can be translated whole.
+        if end:
+            raise ActionError(
+                "invalid_time",
+                N_("quiet hours end must look like 22:00, not {value!r:.10}"),
+                value=text,
+            )
         raise ActionError(
-            "invalid_time", f"{what} must look like 22:00, not {text!r:.10}"
-        ) from None
-    if not (0 <= hours < 24 and 0 <= minutes < 60):
-        raise ActionError("invalid_time", f"{what} must look like 22:00, not {text!r:.10}")
+            "invalid_time",
+            N_("quiet hours start must look like 22:00, not {value!r:.10}"),
+            value=text,
+        )
     return f"{hours:02d}:{minutes:02d}"
 
 
@@ -118,15 +139,17 @@ async def save_preferences(user: User, form: dict[str, object]) -> NotificationS
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ActionError("invalid_time_zone", f"unknown time zone {zone!r:.40}") from None
+        raise ActionError(
+            "invalid_time_zone", N_("unknown time zone {zone!r:.40}"), zone=zone
+        ) from None
     values = {
         "replies": bool(form.get("replies")),
         "mentions": bool(form.get("mentions")),
         "status_changes": bool(form.get("status_changes")),
         "moderation": bool(form.get("moderation")),
         "quiet_hours": bool(form.get("quiet_hours")),
-        "quiet_start": _clock(form.get("quiet_start") or "22:00", "quiet hours start"),
-        "quiet_end": _clock(form.get("quiet_end") or "07:00", "quiet hours end"),
+        "quiet_start": _clock(form.get("quiet_start") or "22:00"),
+        "quiet_end": _clock(form.get("quiet_end") or "07:00", end=True),
         "time_zone": zone,
         "urgent_in_quiet_hours": bool(form.get("urgent_in_quiet_hours")),
     }
