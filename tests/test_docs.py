@@ -3,6 +3,7 @@ quick-start commands work on a fresh copy of the repository."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -108,6 +109,7 @@ def test_the_first_quick_start_command_sets_up_and_serves_the_demo_on_a_fresh_co
             assert r.status_code == 200 and "Stromausfall" in r.text
         assert (repo / "data" / "dreiklang.sqlite3").exists()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
