@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from server.models import (
     Thread,
     User,
 )
-from server.queries import message_count_of, thread_rows, visible_to
+from server.queries import message_count_of, messages_visible_to, thread_rows, visible_to
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ MAX_ATTEMPTS = 8  # with backoff doubling from 5 s this gives up after about 20 
 BACKOFF_FIRST_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 15 * 60
 BATCH = 100  # jobs fetched per round
+UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; older ones count
+# Which newer jobs for the same thread and device cover a job: a newer reply or mention
+# covers a reply (its body counts the unread replies); only a newer mention covers a mention,
+# so a mention is never downgraded to a normal-urgency reply.
+MERGES_INTO = {"reply": ("reply", "mention"), "mention": ("mention",)}
 
 
 Viewers = Callable[[str], set[str]]
@@ -181,16 +187,26 @@ class PushWorker:
         if device is None or user is None:
             await self._finish(job, PushJobState.DONE, "skipped: device removed")
             return
+        # One notification per thread and device, about the newest message: a newer queued job
+        # (due or waiting to retry, even claimed by a concurrent round) speaks for this one.
+        same_thread = PushJob.filter(
+            subscription_id=device.id, thread_id=job.thread_id, state=PushJobState.QUEUED
+        )
+        if (
+            job.kind in MERGES_INTO
+            and await same_thread.filter(id__gt=job.id, kind__in=MERGES_INTO[job.kind]).exists()
+        ):
+            await self._finish(job, PushJobState.DONE, "merged")
+            return
         note = await self.compose(job, user)
         if isinstance(note, str):
             await self._finish(job, PushJobState.DONE, "skipped: " + note)
             return
-        if job.thread_id is not None:
-            # One notification per thread and device: this push covers the queued ones.
-            await PushJob.filter(
-                subscription_id=device.id, thread_id=job.thread_id, state=PushJobState.QUEUED,
-                not_before__lte=now(),
-            ).exclude(id=job.id).update(state=PushJobState.DONE, outcome="merged")  # fmt: skip
+        older = [kind for kind, into in MERGES_INTO.items() if job.kind in into]
+        if older:
+            await same_thread.filter(id__lt=job.id, kind__in=older).update(
+                state=PushJobState.DONE, outcome="merged"
+            )
         await self.deliver(job, device, note)
 
     async def compose(self, job: PushJob, user: User) -> Notification | str:
@@ -218,9 +234,12 @@ class PushWorker:
             unread = message_count_of(thread, user) - (read.read_messages if read else 0)
             if unread <= 0:
                 return "already read"
+            if unread > 1:
+                unread = await self._unread_from_others(user, thread, unread)
             assert message is not None
             url += f"#msg-{message.id}"
-            text = nh3.clean(message.html, tags=set()).strip()
+            # Plain text for the lock screen: strip the tags, then undo the escaping ("&amp;").
+            text = html.unescape(nh3.clean(message.html, tags=set())).strip()
             author = message.author.display_name
             if message.author.is_staff:
                 author += f" ({_('staff')})"
@@ -238,6 +257,18 @@ class PushWorker:
             body = _("Something needs a moderator.")
         badge = sum(row.unread for row in await thread_rows(user))
         return Notification(job.kind, thread.title, body, url, f"thread-{thread.id}", badge)
+
+    async def _unread_from_others(self, user: User, thread: Thread, unread: int) -> int:
+        """Leave the recipient's own messages out of "N new replies": sending from the API or
+        another client marks nothing read, yet one's own words are no news."""
+        newest = (
+            await messages_visible_to(user, thread)
+            .order_by("-seq")
+            .limit(min(unread, UNREAD_SCAN))
+            .values("author_id")
+        )
+        own = sum(1 for row in newest if row["author_id"] == user.id)
+        return max(1, unread - own)
 
     async def deliver(self, job: PushJob, device: PushSubscription, note: Notification) -> None:
         config = self.config
@@ -263,7 +294,10 @@ class PushWorker:
     async def _settle(self, job: PushJob, device: PushSubscription, result: sender.Result) -> None:
         outcome = result.outcome
         if outcome == sender.Outcome.DELIVERED:
-            await PushSubscription.filter(id=device.id).update(last_delivered_at=now())
+            # A delivery makes an earlier error history: the device list shows it works now.
+            await PushSubscription.filter(id=device.id).update(
+                last_delivered_at=now(), last_error=""
+            )
             await self._finish(job, PushJobState.DONE, "delivered")
         elif outcome == sender.Outcome.GONE:
             await PushSubscription.filter(id=device.id).delete()  # its jobs go with it

@@ -226,9 +226,6 @@ class Connection:
             {"type": "ack", "client_id": msg.client_id, "id": msg.id, "thread": msg.thread_id,
              "duplicate": not created}
         )  # fmt: skip
-        thread = await thread_for(self.user, msg.thread_id)
-        if thread is not None:
-            await mark_read(self.user, thread)
 
     async def edit(self, frame: dict[str, Any]) -> None:
         msg = await edit_message(self.user, frame.get("id"), frame.get("body"))

@@ -1,5 +1,6 @@
 """Who may see and change what: customers and anonymous visitors never learn that internal
-threads or staff notes exist, over every route that takes a thread or message id."""
+threads or staff notes exist, over every route that takes a thread or message id; nobody
+reaches another person's push devices by their id."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.testclient import TestClient
 
 from server.actions.accounts import create_user
 from server.app import create_app
-from server.models import Role, new_id
+from server.models import PushJob, PushSubscription, Role, new_id
 from server.routes import routes
 from tests.conftest import PASSWORD, csrf_of, login, make_settings, migrate_sync, signup
 
@@ -27,6 +28,10 @@ INTERNAL_TITLE = "Secret rollout plan for district north"
 INTERNAL_TEXT = "Internal only: the substation password rotates on Friday"
 NOTE_TEXT = "Staff note: this customer is behind on payments"
 PUBLIC_TITLE = "Why did my advance payment go up?"
+BOB_DEVICE = "Bob's phone in the kitchen"
+# Endpoints under this prefix pass the push endpoint guard (see site()); nothing listens on
+# port 9, so a push the worker tried would go nowhere.
+PUSH_PREFIX = "http://127.0.0.1:9/push/"
 
 
 def add_staff(client: TestClient, email: str, name: str, role: Role = Role.EMPLOYEE) -> None:
@@ -56,6 +61,7 @@ class World:
     public_thread: str
     public_message: str  # Alice's first message
     staff_note: str  # a staff-only message in Alice's public thread
+    bob_device: str  # the id of Bob's push subscription
     jars: dict[str, list[Cookie]]  # each user's browser cookies, signed in
 
 
@@ -67,6 +73,12 @@ def become(client: TestClient, world: World, email: str | None) -> None:
     else:
         for cookie in world.jars[email]:
             client.cookies.jar.set_cookie(cookie)
+
+
+def become_jar(client: TestClient, jar: list[Cookie]) -> None:
+    client.cookies.clear()
+    for cookie in jar:
+        client.cookies.jar.set_cookie(cookie)
 
 
 def build_world(client: TestClient) -> World:
@@ -105,7 +117,18 @@ def build_world(client: TestClient) -> World:
     )
     assert r.status_code == 201, r.text
     assert r.json()["message"]["staff_only"] is True
+    note = r.json()["message"]["id"]
+    become_jar(client, jars[BOB])
+    r = client.post(
+        "/push/devices",
+        json={"endpoint": PUSH_PREFIX + "bob", "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+              "label": BOB_DEVICE},
+        headers={"x-csrftoken": csrf_of(client)},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    bob_device = r.json()["id"]
     return World(
+        bob_device=bob_device,
         staff_token=staff,
         alice_token=alice,
         bob_token=bob,
@@ -113,7 +136,7 @@ def build_world(client: TestClient) -> World:
         internal_message=internal["message"]["id"],
         public_thread=public["thread"]["id"],
         public_message=public["message"]["id"],
-        staff_note=r.json()["message"]["id"],
+        staff_note=note,
         jars=jars,
     )
 
@@ -123,7 +146,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
     """One app and world shared by the tests that must write nothing (argon2 is slow on
     purpose; building the world once per test would cost minutes)."""
     tmp = tmp_path_factory.mktemp("access")
-    s = make_settings(f"sqlite://{tmp / 'test.sqlite3'}", tmp, login_attempts_per_minute=1000)
+    s = make_settings(
+        f"sqlite://{tmp / 'test.sqlite3'}", tmp, login_attempts_per_minute=1000,
+        push_test_endpoint_prefix=PUSH_PREFIX,
+    )  # fmt: skip
     migrate_sync(s)
     with TestClient(create_app(s), base_url="http://testserver") as c:
         yield c, build_world(c)
@@ -155,6 +181,8 @@ MATRIX = [
         api=False,
         body={"body": "sneaked in", "client_id": "sneak-1"},
     ),  # fmt: skip
+    Case("GET", "/threads/{thread_id}/follow", api=False),
+    Case("POST", "/threads/{thread_id}/follow", api=False, body={"state": "following"}),
     Case("GET", "/messages/{message_id}", api=False),
     Case("GET", "/messages/{message_id}/edit", api=False),
     Case("POST", "/messages/{message_id}/edit", api=False, body={"body": "pwned"}),
@@ -170,20 +198,28 @@ MATRIX = [
     ),  # fmt: skip
     Case("PATCH", "/api/v1/messages/{message_id}", api=True, body={"body": "pwned"}),
     Case("DELETE", "/api/v1/messages/{message_id}", api=True),
+    Case("POST", "/push/devices/{device_id}/test", api=False, body={}),
+    Case("POST", "/push/devices/{device_id}/delete", api=False, body={}),
 ]
 
-SECRETS = (INTERNAL_TITLE, INTERNAL_TEXT, NOTE_TEXT)
+SECRETS = (INTERNAL_TITLE, INTERNAL_TEXT, NOTE_TEXT, BOB_DEVICE)
 
 
 def hidden_ids(case: Case, world: World) -> list[str]:
     """Return the ids a customer must not be able to reach through this route."""
+    if "{device_id}" in case.path:
+        return [world.bob_device]  # another person's device
     if "{thread_id}" in case.path:
         return [world.internal_thread]
     return [world.internal_message, world.staff_note]
 
 
 def send(client: TestClient, case: Case, target: str, token: str | None, htmx: bool) -> Any:
-    url = case.path.replace("{thread_id}", target).replace("{message_id}", target)
+    url = (
+        case.path.replace("{thread_id}", target)
+        .replace("{message_id}", target)
+        .replace("{device_id}", target)
+    )
     headers: dict[str, str] = {}
     if case.api:
         if token is not None:
@@ -248,7 +284,15 @@ def staff_view(client: TestClient, world: World) -> dict[str, Any]:
     internal = client.get(f"/api/v1/threads/{world.internal_thread}", headers=h).json()
     messages = client.get(f"/api/v1/threads/{world.internal_thread}/messages", headers=h).json()
     public = client.get(f"/api/v1/threads/{world.public_thread}/messages", headers=h).json()
-    return {"internal": internal, "messages": messages, "public": public}
+
+    async def push_rows() -> tuple[list[Any], int]:
+        devices = await PushSubscription.all().order_by("id").values_list("id", "user_id", "label")
+        return devices, await PushJob.all().count()
+
+    devices, jobs = client.portal.call(push_rows)  # type: ignore[union-attr]
+    assert world.bob_device in {d[0] for d in devices}
+    return {"internal": internal, "messages": messages, "public": public, "devices": devices,
+            "push_jobs": jobs}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", MATRIX, ids=lambda c: c.name)
@@ -275,13 +319,13 @@ def test_an_anonymous_visitor_is_sent_to_sign_in_for_hidden_and_missing_ids(
     assert staff_view(client, world) == before
 
 
-def test_every_route_that_takes_a_thread_or_message_id_is_in_the_matrix() -> None:
+def test_every_route_that_takes_a_thread_message_or_device_id_is_in_the_matrix() -> None:
     covered = {(c.method, c.path) for c in MATRIX}
     found = set()
     for route in routes():
         if not isinstance(route, Route):
             continue
-        if "{thread_id}" not in route.path and "{message_id}" not in route.path:
+        if not any(f"{{{name}_id}}" in route.path for name in ("thread", "message", "device")):
             continue
         for method in route.methods or ():
             if method != "HEAD":  # Starlette adds HEAD to every GET route

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -15,8 +17,21 @@ from starlette.testclient import TestClient
 import server.auth
 from server.actions.accounts import create_user
 from server.app import create_app
-from server.models import ApiToken, Event, Message, ReadState, Role, Thread, User
+from server.models import (
+    ApiToken,
+    Event,
+    Follow,
+    Message,
+    NotificationSettings,
+    PushJob,
+    PushSubscription,
+    ReadState,
+    Role,
+    Thread,
+    User,
+)
 from server.routes import routes
+from server.settings import Settings
 from tests.conftest import PASSWORD, csrf_of, login, make_settings, migrate_sync, signup
 
 ADMIN = "admin@nordlicht.example"
@@ -73,6 +88,16 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             .values_list("id", "body", "edited_at", "deleted_at"),
             "events": await Event.all().count(),
             "reads": await ReadState.all().order_by("id").values_list("id", "read_messages"),
+            "follows": await Follow.all()
+            .order_by("id")
+            .values_list("user_id", "thread_id", "state"),
+            "preferences": await NotificationSettings.all()
+            .order_by("user_id")
+            .values_list("user_id", "replies", "quiet_hours", "time_zone"),
+            "devices": await PushSubscription.all()
+            .order_by("id")
+            .values_list("id", "user_id", "endpoint", "label"),
+            "push_jobs": await PushJob.all().count(),
         }
 
     return client.portal.call(read)  # type: ignore[union-attr]
@@ -332,24 +357,75 @@ def form_posts() -> list[str]:
     )
 
 
-def form_for(path: str, thread: str, message: str) -> tuple[str, dict[str, str]]:
+# A form per browser POST route that would succeed with a CSRF token.
+FORMS: dict[str, dict[str, str]] = {
+    "/login": {"email": ADMIN, "password": PASSWORD},
+    "/logout": {},
+    "/signup": {"email": "new@example.org", "name": "New", "password": PASSWORD},
+    "/settings": {"language": "de"},
+    "/settings/notifications": {"replies": "1", "mentions": "1", "quiet_hours": "1",
+                                "quiet_start": "21:00", "quiet_end": "06:30",
+                                "time_zone": "America/New_York"},
+    "/admin/users": {"email": "new@nordlicht.example", "name": "New", "role": "employee",
+                     "password": PASSWORD},
+    "/threads": {"title": "Forged thread", "body": "forged", "client_id": "forged-1"},
+    "/threads/{thread_id}": {"status": "closed", "title": "Forged title"},
+    "/threads/{thread_id}/messages": {"body": "forged", "client_id": "forged-2"},
+    "/threads/{thread_id}/follow": {"state": "muted"},
+    "/messages/{message_id}/edit": {"body": "forged"},
+    "/messages/{message_id}/delete": {},
+    "/push/devices/{device_id}/test": {},
+    "/push/devices/{device_id}/delete": {},
+}  # fmt: skip
+
+# The routes the page's script (and the service worker) call with a JSON body and the
+# x-csrftoken header, as fetch() does; they never see a form.
+JSON_POSTS = ("/push/devices", "/push/devices/forget")
+
+# Endpoints under this prefix pass the push endpoint guard in these tests (settings below);
+# nothing listens on port 9, so a push the worker tries goes nowhere.
+PUSH_PREFIX = "http://127.0.0.1:9/push/"
+
+
+@pytest.fixture
+def settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    """The default settings, plus a test prefix so a device can be saved without DNS."""
+    s = make_settings(sqlite_url, tmp_path, push_test_endpoint_prefix=PUSH_PREFIX)
+    migrate_sync(s)
+    return s
+
+
+def device_json(name: str) -> dict[str, Any]:
+    """What PushSubscription.toJSON() gives the page, plus the label it adds."""
+    return {"endpoint": PUSH_PREFIX + name, "expirationTime": None, "label": "Forged phone",
+            "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}}  # fmt: skip
+
+
+def test_every_browser_post_route_has_a_form_or_a_json_body_in_the_csrf_tests() -> None:
+    missing = set(form_posts()) - set(FORMS) - set(JSON_POSTS)
+    assert not missing, f"add a form or JSON body for {sorted(missing)} to tests/test_accounts.py"
+    assert set(FORMS) | set(JSON_POSTS) <= set(form_posts()), "the tests name removed routes"
+
+
+def form_for(path: str, admin: Admin) -> tuple[str, dict[str, str]]:
     """Return the URL and a form that would succeed with a CSRF token."""
-    forms = {
-        "/login": {"email": ADMIN, "password": PASSWORD},
-        "/logout": {},
-        "/signup": {"email": "new@example.org", "name": "New", "password": PASSWORD},
-        "/settings": {"language": "de"},
-        "/admin/users": {"email": "new@nordlicht.example", "name": "New", "role": "employee",
-                         "password": PASSWORD},
-        "/threads": {"title": "Forged thread", "body": "forged", "client_id": "forged-1"},
-        "/threads/{thread_id}": {"status": "closed", "title": "Forged title"},
-        "/threads/{thread_id}/messages": {"body": "forged", "client_id": "forged-2"},
-        "/messages/{message_id}/edit": {"body": "forged"},
-        "/messages/{message_id}/delete": {},
-    }  # fmt: skip
-    assert path in forms, f"add a form for the new POST route {path!r} to tests/test_accounts.py"
-    url = path.replace("{thread_id}", thread).replace("{message_id}", message)
-    return url, forms[path]
+    assert path in FORMS, f"add a form for the new POST route {path!r} to tests/test_accounts.py"
+    url = (
+        path.replace("{thread_id}", admin.thread)
+        .replace("{message_id}", admin.message)
+        .replace("{device_id}", admin.device)
+    )
+    return url, FORMS[path]
+
+
+@dataclass(frozen=True)
+class Admin:
+    """A signed-in admin's thread, message and device: every form would succeed on them."""
+
+    thread: str
+    message: str
+    device: str
+    endpoint: str
 
 
 @pytest.fixture
@@ -367,11 +443,20 @@ def admin_with_thread(client: TestClient) -> tuple[str, str]:
     return r.json()["thread"]["id"], r.json()["message"]["id"]
 
 
-@pytest.mark.parametrize("path", form_posts())
+@pytest.fixture
+def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
+    """The admin of admin_with_thread, with a device saved the way the page saves it."""
+    subscription = device_json("admin-phone")
+    r = client.post("/push/devices", json=subscription, headers={"x-csrftoken": csrf_of(client)})
+    assert r.status_code == 201, r.text
+    return Admin(*admin_with_thread, r.json()["id"], subscription["endpoint"])
+
+
+@pytest.mark.parametrize("path", sorted(FORMS))
 def test_a_form_post_without_the_csrf_token_is_refused_and_writes_nothing(
-    client: TestClient, admin_with_thread: tuple[str, str], path: str
+    client: TestClient, admin: Admin, path: str
 ) -> None:
-    url, form = form_for(path, *admin_with_thread)
+    url, form = form_for(path, admin)
     before = snapshot(client)
     session = client.cookies["dreiklang_session"]
     attempts = [
@@ -388,6 +473,37 @@ def test_a_form_post_without_the_csrf_token_is_refused_and_writes_nothing(
     # The same form with the token goes through, so the 403 above was the CSRF check.
     r = client.post(url, data={**form, "csrftoken": csrf_of(client)}, follow_redirects=False)
     assert r.status_code == 303, (path, r.text)
+    if path not in ("/login", "/logout"):  # sessions live in the cookie, not in a table
+        assert snapshot(client) != before, f"the accepted {path} changed nothing: a weak test"
+
+
+@pytest.mark.parametrize("path", JSON_POSTS)
+def test_a_json_post_from_a_browser_without_the_csrf_header_is_refused_and_writes_nothing(
+    client: TestClient, admin: Admin, path: str
+) -> None:
+    body: dict[str, Any] = (
+        device_json("new-phone") if path == "/push/devices" else {"endpoint": admin.endpoint}
+    )
+    raw = json.dumps(body)
+    before = snapshot(client)
+    session = client.cookies["dreiklang_session"]
+    attempts: list[dict[str, Any]] = [
+        {"json": body},  # fetch() from another site's page (its cookies ride along)
+        {"json": body, "headers": {"x-csrftoken": "forged"}},
+        # A cross-site <form enctype="text/plain"> can send JSON-looking text without a
+        # preflight; the view parses any body as JSON, so the CSRF layer must stop it.
+        {"content": raw, "headers": {"Content-Type": "text/plain"}},
+        {"data": {"csrftoken": "forged", "endpoint": body["endpoint"]}},
+    ]
+    for attempt in attempts:
+        r = client.post(path, follow_redirects=False, **attempt)
+        assert r.status_code == 403, (path, attempt, r.text)
+        assert snapshot(client) == before, (path, attempt)
+        assert client.cookies["dreiklang_session"] == session
+    # With the header, as the page's script sends it, the same request goes through.
+    r = client.post(path, json=body, headers={"x-csrftoken": csrf_of(client)})
+    assert r.status_code == (201 if path == "/push/devices" else 204), (path, r.text)
+    assert snapshot(client) != before, f"the accepted {path} changed nothing: a weak test"
 
 
 def test_sign_in_and_sign_up_need_the_csrf_token_even_without_cookies(client: TestClient) -> None:

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 from server.actions import events, intents
 from server.actions.errors import ActionError, Conflict, Forbidden, NotFound
 from server.actions.publishing import publish_event, publish_frames, wake_push
+from server.actions.reads import mark_read
 from server.i18n import N_
 from server.markdown import BodyError, clean_body, render
 from server.models import Audience, Message, Thread, ThreadStatus, User
@@ -117,6 +118,8 @@ async def send_message(
     await publish_event(recorded.live())
     await publish_frames("list", recorded.list_notice())
     wake_push()
+    # Whoever writes has read the thread, whether from the socket, a form or the API.
+    await mark_read(author, recorded.thread)
     return recorded.message, True
 
 

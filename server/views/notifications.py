@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from server.actions.errors import NotFound
+from server.actions.errors import ActionError, NotFound
 from server.actions.notifications import (
     remove_endpoint,
     remove_subscription,
@@ -19,7 +19,7 @@ from server.actions.notifications import (
 )
 from server.models import Follow, NotificationSettings, PushSubscription, User
 from server.queries import thread_for
-from server.views.common import is_htmx, page, signed_in
+from server.views.common import is_htmx, json_error, language_of, page, signed_in
 
 
 async def vapid_key(request: Request) -> Response:
@@ -48,10 +48,13 @@ async def add_device(request: Request, user: User) -> Response:
         return JSONResponse({"error": {"code": "bad_json", "message": "send JSON"}}, 400)
     raw_keys = data.get("keys")
     keys: dict[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
-    device = await save_subscription(
-        request.app.state.settings, user, data.get("endpoint"), keys.get("p256dh"),
-        keys.get("auth"), data.get("label"),
-    )  # fmt: skip
+    try:
+        device = await save_subscription(
+            request.app.state.settings, user, data.get("endpoint"), keys.get("p256dh"),
+            keys.get("auth"), data.get("label"),
+        )  # fmt: skip
+    except ActionError as err:  # the page's script shows error.message; an HTML page it cannot
+        return json_error(err.status, err.code, err.localized(language_of(request, user)))
     return JSONResponse({"id": device.id}, status_code=201)
 
 
