@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Any:
     )
     # CSRF wraps everything: every state-changing request needs the token unless it
     # authenticates with a bearer token (no cookies to abuse).
-    return asgi_csrf(
+    inner = asgi_csrf(
         app,
         signing_secret=str(settings.secret_key),
         cookie_name="dreiklang_csrf",
@@ -109,3 +109,10 @@ def create_app(settings: Settings | None = None) -> Any:
         always_protect={"/login", "/signup", "/logout"},
         cookie_secure=settings.https_cookies,
     )
+
+    async def outer(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope["dreiklang.raw_send"] = send
+        await inner(scope, receive, send)
+
+    return outer

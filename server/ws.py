@@ -44,6 +44,32 @@ class Subscription:
     typed_at: float = 0.0
 
 
+class _Continue:
+    """Finish, inside the task awaiting this, a coroutine that suspended on its first step."""
+
+    __slots__ = ("coro", "fut")
+
+    def __init__(self, coro: Any, fut: Any) -> None:
+        self.coro = coro
+        self.fut = fut
+
+    def __await__(self) -> Any:
+        coro, fut = self.coro, self.fut
+        while True:
+            try:
+                value = yield fut
+            except BaseException as exc:  # cancellation: pass it on
+                try:
+                    fut = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    fut = coro.send(value)
+                except StopIteration as stop:
+                    return stop.value
+
+
 class Connection:
     """One client socket: its subscriptions, its outbox and its writer."""
 
@@ -58,8 +84,22 @@ class Connection:
         self.fanout = fanout
         self.subs: dict[str, Subscription] = {}
         self.outbox: deque[str] = deque()
-        self.wake = asyncio.Event()
+        self.draining: asyncio.Task[None] | None = None
+        self.gone = False
         self.overflowed = False
+        self.send_frame = self.make_sender()
+
+    def make_sender(self) -> Any:
+        # The server's own ASGI send, stashed by create_app: frames skip Starlette's
+        # WebSocket state checks and the HTTP-only middleware wrappers (sessions, errors).
+        raw = self.ws.scope.get("dreiklang.raw_send")
+        if raw is None:
+            return self.ws.send_text
+
+        def send(frame: str) -> Any:
+            return raw({"type": "websocket.send", "text": frame})
+
+        return send
 
     # -- delivery (called by the fan-out, must not block) -------------------------------
 
@@ -88,23 +128,41 @@ class Connection:
             self.push(frame)
 
     def push(self, frame: str) -> None:
-        if len(self.outbox) >= OUTBOX_MAX_FRAMES:
-            self.overflowed = True
-        else:
-            self.outbox.append(frame)
-        self.wake.set()
+        if self.gone:
+            return
+        if self.draining is not None:
+            if len(self.outbox) >= OUTBOX_MAX_FRAMES:
+                self.overflowed = True
+            else:
+                self.outbox.append(frame)
+            return
+        # Send at once: while the socket is writable the send completes without suspending,
+        # so no task has to be woken. Only a paused socket hands over to a draining task.
+        coro = self.send_frame(frame)
+        try:
+            fut = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self.gone = True
+            return
+        self.draining = asyncio.get_running_loop().create_task(self.drain(_Continue(coro, fut)))
 
-    async def write(self) -> None:
-        """Send queued frames in order; close a client that cannot keep up."""
-        send = self.ws.send_text
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            if self.overflowed:
-                await self.ws.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
-                return
+    async def drain(self, pending: _Continue) -> None:
+        """Finish the suspended send, then the outbox; close a client that cannot keep up."""
+        try:
+            await pending
             while self.outbox:
-                await send(self.outbox.popleft())
+                if self.overflowed:
+                    self.outbox.clear()
+                    await self.ws.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
+                    self.gone = True
+                    return
+                await self.send_frame(self.outbox.popleft())
+        except Exception:
+            self.gone = True
+        finally:
+            self.draining = None
 
     # -- requests from the client --------------------------------------------------------
 
@@ -302,13 +360,12 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     conn = Connection(ws, user, fmt, fanout)
     await ws.accept()
     conn.reply({"type": "hello", "user": user.id, "staff": user.is_staff, "format": fmt})
-    writer = asyncio.create_task(conn.write(), name=f"ws-writer-{user.id}")
     try:
         if ws.query_params.get("list") == "1":
             # Thread-list notices are opt-in: a phone inside one thread needs only that thread.
             await fanout.listen("list", conn)
         await fanout.listen("user:" + user.id, conn)
-        while not writer.done():
+        while not conn.gone:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
@@ -320,7 +377,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+        conn.gone = True
+        if conn.draining is not None:
+            conn.draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await conn.draining
         await conn.close_all()
