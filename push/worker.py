@@ -135,36 +135,40 @@ class PushWorker:
     # -- intents ------------------------------------------------------------------------------
 
     async def expand_intents(self) -> int:
-        count = 0
-        for intent in await NotificationIntent.all().order_by("id").limit(BATCH):
-            moment = now()
-            targets = []
-            for user, kinds in await candidates(intent):
-                kind = await self._wanted(user, kinds, moment)
-                if kind is not None:
-                    targets.append((user, kind))
-            devices = await PushSubscription.filter(user_id__in=[u.id for u, _ in targets])
-            by_user: dict[str, list[PushSubscription]] = {}
-            for device in devices:
-                by_user.setdefault(device.user_id, []).append(device)
-            async with in_transaction() as conn:
-                # Deleting first claims the intent: another process deletes 0 rows and skips.
+        """Turn a batch of intents into jobs: one query each for devices and preferences."""
+        pending = await NotificationIntent.all().order_by("id").limit(BATCH)
+        if not pending:
+            return 0
+        moment = now()
+        planned = [(intent, await candidates(intent)) for intent in pending]
+        people = list({user.id for _, found in planned for user, _ in found})
+        by_user: dict[str, list[PushSubscription]] = {}
+        for device in await PushSubscription.filter(user_id__in=people) if people else []:
+            by_user.setdefault(device.user_id, []).append(device)
+        if not by_user:  # nobody to buzz: drop the batch in one statement
+            await NotificationIntent.filter(id__in=[i.id for i in pending]).delete()
+            return len(pending)
+        prefs = {p.user_id: p for p in await NotificationSettings.filter(user_id__in=list(by_user))}
+        jobs: list[PushJob] = []
+        async with in_transaction() as conn:
+            for intent, found in planned:
+                # Deleting claims the intent: another process deletes 0 rows and skips it.
                 if not await NotificationIntent.filter(id=intent.id).using_db(conn).delete():
                     continue
-                jobs = [
-                    PushJob(subscription_id=d.id, user_id=user.id, kind=kind,
-                            thread_id=intent.thread_id, message_id=intent.message_id,
-                            not_before=moment)
-                    for user, kind in targets for d in by_user.get(user.id, [])
-                ]  # fmt: skip
-                if jobs:
-                    await PushJob.bulk_create(jobs, using_db=conn)
-            count += 1
-        return count
-
-    async def _wanted(self, user: User, kinds: tuple[str, ...], moment: datetime) -> str | None:
-        prefs = await NotificationSettings.get_or_none(user_id=user.id)
-        return first_wanted(prefs, kinds, moment)
+                for user, kinds in found:
+                    devices = by_user.get(user.id, [])
+                    kind = first_wanted(prefs.get(user.id), kinds, moment) if devices else None
+                    if kind is None:
+                        continue
+                    jobs += [
+                        PushJob(subscription_id=d.id, user_id=user.id, kind=kind,
+                                thread_id=intent.thread_id, message_id=intent.message_id,
+                                not_before=moment)
+                        for d in devices
+                    ]  # fmt: skip
+            if jobs:
+                await PushJob.bulk_create(jobs, using_db=conn)
+        return len(pending)
 
     # -- jobs ---------------------------------------------------------------------------------
 

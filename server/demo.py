@@ -6,7 +6,7 @@ from server.actions.accounts import create_user
 from server.actions.messages import send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
-from server.models import Role, User
+from server.models import Role, Thread, User
 
 DEMO_PASSWORD = "nordlicht-demo"  # noqa: S105 - printed on purpose: it is the demo's sign-in
 
@@ -144,7 +144,7 @@ async def load_demo() -> list[str]:
                 await send_message(people[speaker], thread.id, body, f"demo-{i}-{j}")
             if status:
                 await update_thread(people["jan"], thread.id, status=status)
-            await mark_read(people[author], thread)
+            await mark_read(people[author], await Thread.get(id=thread.id))
     lines = ["Demo company 'Stadtwerke Nordlicht' is ready. Sign in with password "
              f"{DEMO_PASSWORD!r} as:"]  # fmt: skip
     for key, email, name, role, team in PEOPLE:

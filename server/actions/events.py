@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
 
+from server import sql
 from server.fanout import LiveEvent
 from server.frames import list_frames, live_frames
-from server.models import Audience, Event, Message, Thread
+from server.models import Audience, Event, Message, Thread, ThreadStatus
 
 MESSAGE_CREATED = "message.created"
 """A new message in a thread; the frame carries the rendered message."""
@@ -49,7 +49,7 @@ class Recorded:
 
 async def record(
     conn: BaseDBAsyncClient,
-    thread_id: str,
+    thread: Thread,
     name: str,
     audience: Audience,
     message: Message | None = None,
@@ -58,30 +58,27 @@ async def record(
 ) -> Recorded:
     """Store one event inside the caller's transaction and return its sequence numbers.
 
-    With `create_message`, the event introduces a new message, created with the event's
-    staff_seq as its position in the thread.
+    `thread` is brought up to date with the committed counters, title and status. With
+    `create_message`, the event introduces a new message, created with the event's staff_seq
+    as its position in the thread.
     """
     public = audience == Audience.ALL
-    new_message = create_message is not None
     now = datetime.now(UTC)
-    changes: dict[str, object] = {"staff_seq": F("staff_seq") + 1}
-    if public:
-        changes["public_seq"] = F("public_seq") + 1
-    if new_message:
-        changes["staff_messages"] = F("staff_messages") + 1
-        changes["staff_activity_at"] = now
-        if public:
-            changes["public_messages"] = F("public_messages") + 1
-            changes["public_activity_at"] = now
-    # The UPDATE locks the thread row until commit (PostgreSQL) or holds the single writer
-    # (SQLite), so sequence numbers are gap-free and in commit order.
-    await Thread.filter(id=thread_id).using_db(conn).update(**changes)
-    thread = await Thread.filter(id=thread_id).using_db(conn).get()
-    public_seq = thread.public_seq if public else None
+    row = await sql.bump_thread(
+        conn, thread.id, public=public, new_message=create_message is not None, now=now
+    )
+    for counter in sql.COUNTERS:
+        setattr(thread, counter, row[counter])
+    thread.title = row["title"]
+    thread.status = ThreadStatus(row["status"])
     if create_message is not None:
+        thread.staff_activity_at = now
+        if public:
+            thread.public_activity_at = now
         message = await create_message(thread.staff_seq)
+    public_seq = thread.public_seq if public else None
     await Event.create(
-        thread_id=thread_id,
+        thread_id=thread.id,
         audience=audience,
         staff_seq=thread.staff_seq,
         public_seq=public_seq,

@@ -17,11 +17,11 @@ MODERATION = "moderation"  # something needs a moderator (kinds come with modera
 
 async def participate(conn: BaseDBAsyncClient, user_id: str, thread_id: str) -> None:
     """Make a thread's author or writer follow it, unless they chose otherwise (muted)."""
-    await Follow.get_or_create(
-        defaults={"state": FollowState.FOLLOWING},
+    # One INSERT … ON CONFLICT DO NOTHING: an existing follow (or mute) stays as it is.
+    await Follow.bulk_create(
+        [Follow(user_id=user_id, thread_id=thread_id, state=FollowState.FOLLOWING)],
+        ignore_conflicts=True,
         using_db=conn,
-        user_id=user_id,
-        thread_id=thread_id,
     )
 
 

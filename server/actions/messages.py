@@ -83,9 +83,6 @@ async def send_message(
         raise Forbidden(N_("only staff can write staff notes"))
     if thread.status == ThreadStatus.CLOSED and not author.is_staff:
         raise Forbidden(N_("this thread is closed"))
-    found = await _existing(author, cid, thread)
-    if found is not None:
-        return found, False
     html = render(text)
 
     async def create(seq: int) -> Message:
@@ -103,13 +100,14 @@ async def send_message(
     try:
         async with in_transaction() as conn:
             recorded = await events.record(
-                conn, thread.id, events.MESSAGE_CREATED, audience, create_message=create
+                conn, thread, events.MESSAGE_CREATED, audience, create_message=create
             )
             assert recorded.message is not None
             await intents.participate(conn, author.id, thread.id)
             await intents.intend(conn, intents.REPLY, thread.id, author.id, recorded.message.id)
     except IntegrityError:
-        # A retry raced its original; the first one won and is the answer to both.
+        # A retry: the (author, client_id) constraint refused a second copy, the whole
+        # transaction rolled back, and the stored message is the answer to both.
         found = await _existing(author, cid, thread)
         if found is None:
             raise
@@ -147,9 +145,7 @@ async def edit_message(actor: User, message_id: object, body: object) -> Message
         msg.html = render(text)
         msg.edited_at = datetime.now(UTC)
         await msg.save(using_db=conn, update_fields=["body", "html", "edited_at"])
-        recorded = await events.record(
-            conn, msg.thread_id, events.MESSAGE_EDITED, msg.audience, msg
-        )
+        recorded = await events.record(conn, msg.thread, events.MESSAGE_EDITED, msg.audience, msg)
     await publish_event(recorded.live())
     return msg
 
@@ -162,8 +158,6 @@ async def delete_message(actor: User, message_id: object) -> Message:
         msg.html = ""
         msg.deleted_at = datetime.now(UTC)
         await msg.save(using_db=conn, update_fields=["body", "html", "deleted_at"])
-        recorded = await events.record(
-            conn, msg.thread_id, events.MESSAGE_DELETED, msg.audience, msg
-        )
+        recorded = await events.record(conn, msg.thread, events.MESSAGE_DELETED, msg.audience, msg)
     await publish_event(recorded.live())
     return msg

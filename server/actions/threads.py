@@ -83,7 +83,7 @@ async def start_thread(
             )  # fmt: skip
 
         recorded = await events.record(
-            conn, thread.id, events.MESSAGE_CREATED, Audience.ALL, create_message=create
+            conn, thread, events.MESSAGE_CREATED, Audience.ALL, create_message=create
         )
         assert recorded.message is not None
         await intents.participate(conn, author.id, thread.id)
@@ -115,7 +115,7 @@ async def update_thread(
         return thread
     async with in_transaction() as conn:
         await Thread.filter(id=thread.id).using_db(conn).update(**changed)
-        recorded = await events.record(conn, thread.id, events.THREAD_UPDATED, Audience.ALL)
+        recorded = await events.record(conn, thread, events.THREAD_UPDATED, Audience.ALL)
         if "status" in changed:
             await intents.intend(conn, intents.STATUS, thread.id, actor.id)
     await publish_event(recorded.live())

@@ -1,0 +1,134 @@
+"""The hand-written statements (server/sql.py) and the actions built on them, on SQLite and
+PostgreSQL: counters come back from the UPDATE, read marks only move forward, and a retried
+send is refused by the constraint without leaving half a record behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from tortoise.connection import get_connection
+from tortoise.transactions import in_transaction
+
+from server import sql
+from server.actions.accounts import create_user
+from server.actions.errors import Conflict
+from server.actions.messages import send_message
+from server.actions.reads import mark_read
+from server.actions.threads import start_thread
+from server.db import close_database, migrate, open_database
+from server.models import (
+    Audience,
+    Event,
+    Follow,
+    FollowState,
+    Message,
+    ReadState,
+    Role,
+    Thread,
+    User,
+)
+from tests.conftest import PASSWORD, make_settings
+
+
+@pytest.fixture
+async def people(
+    database_url: str, tmp_path: Path, fast_passwords: None
+) -> AsyncIterator[dict[str, User]]:
+    settings = make_settings(database_url, tmp_path)
+    await migrate(settings)
+    await open_database(settings)
+    try:
+        yield {
+            "weber": await create_user("weber@example.org", "Gisela Weber", PASSWORD,
+                                       Role.CUSTOMER, ""),
+            "jan": await create_user("jan@nordlicht.example", "Jan Petersen", PASSWORD,
+                                     Role.EMPLOYEE, "Field service"),
+        }  # fmt: skip
+    finally:
+        await close_database()
+
+
+async def test_bump_thread_returns_the_new_counters_per_audience(people: dict[str, User]) -> None:
+    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+    moment = datetime.now(UTC)
+    async with in_transaction() as conn:
+        note = await sql.bump_thread(conn, thread.id, public=False, new_message=True, now=moment)
+        public = await sql.bump_thread(conn, thread.id, public=True, new_message=False, now=moment)
+    assert (note["staff_seq"], note["public_seq"]) == (2, 1)
+    assert (note["staff_messages"], note["public_messages"]) == (2, 1)
+    assert (public["staff_seq"], public["public_seq"]) == (3, 2)
+    assert public["title"] == "Meter" and public["status"] == "open"
+    stored = await Thread.get(id=thread.id)
+    assert (stored.staff_seq, stored.public_seq, stored.staff_messages) == (3, 2, 2)
+    assert stored.staff_activity_at >= moment > stored.public_activity_at
+
+
+async def test_bump_thread_of_a_missing_thread_raises(people: dict[str, User]) -> None:
+    with pytest.raises(LookupError):
+        async with in_transaction() as conn:
+            await sql.bump_thread(
+                conn, "no-such-thread", public=True, new_message=True, now=datetime.now(UTC)
+            )
+
+
+async def test_a_read_mark_moves_forward_only(people: dict[str, User]) -> None:
+    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+    conn, user, moment = get_connection("default"), people["jan"].id, datetime.now(UTC)
+    assert await sql.advance_read(conn, user, thread.id, 3, moment) is True  # inserted
+    assert await sql.advance_read(conn, user, thread.id, 3, moment) is False  # no change
+    assert await sql.advance_read(conn, user, thread.id, 1, moment) is False  # stale tab
+    assert (await ReadState.get(user_id=user, thread_id=thread.id)).read_messages == 3
+    assert await sql.advance_read(conn, user, thread.id, 5, moment) is True
+    assert (await ReadState.get(user_id=user, thread_id=thread.id)).read_messages == 5
+    assert await ReadState.filter(user_id=user).count() == 1
+
+
+async def test_mark_read_with_an_older_copy_of_the_thread_unreads_nothing(
+    people: dict[str, User],
+) -> None:
+    weber, jan = people["weber"], people["jan"]
+    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    old_copy = await Thread.get(id=thread.id)
+    await send_message(jan, thread.id, "Tuesday", "j-1")
+    assert await mark_read(weber, await Thread.get(id=thread.id)) == 2
+    await mark_read(weber, old_copy)
+    assert (await ReadState.get(user_id=weber.id, thread_id=thread.id)).read_messages == 2
+
+
+async def test_a_retried_send_is_stored_once_and_leaves_no_trace(people: dict[str, User]) -> None:
+    weber, jan = people["weber"], people["jan"]
+    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    first, created = await send_message(jan, thread.id, "Tuesday", "j-1")
+    again, created_again = await send_message(jan, thread.id, "Tuesday", "j-1")
+    assert (created, created_again) == (True, False)
+    assert again.id == first.id
+    stored = await Thread.get(id=thread.id)
+    # The refused retry's counter bump and event were rolled back with it.
+    assert (stored.staff_seq, stored.staff_messages) == (2, 2)
+    assert await Event.filter(thread_id=thread.id).count() == 2
+    assert await Message.filter(thread_id=thread.id).count() == 2
+
+
+async def test_a_client_id_reused_in_another_thread_is_a_conflict(
+    people: dict[str, User],
+) -> None:
+    weber, jan = people["weber"], people["jan"]
+    one, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    two, _, _ = await start_thread(weber, "Bill", "Hi", "c-2")
+    await send_message(jan, one.id, "Tuesday", "j-1")
+    with pytest.raises(Conflict):
+        await send_message(jan, two.id, "Tuesday", "j-1")
+    assert (await Thread.get(id=two.id)).staff_seq == 1
+
+
+async def test_writing_keeps_an_existing_mute(people: dict[str, User]) -> None:
+    weber, jan = people["weber"], people["jan"]
+    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    await Follow.filter(user_id=weber.id, thread_id=thread.id).update(state=FollowState.MUTED)
+    await send_message(weber, thread.id, "Still there?", "c-2")
+    await send_message(jan, thread.id, "Yes", "j-1", Audience.STAFF)
+    follows = {f.user_id: f.state for f in await Follow.filter(thread_id=thread.id)}
+    assert follows == {weber.id: FollowState.MUTED, jan.id: FollowState.FOLLOWING}
