@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,35 +48,54 @@ async def mentioned(message: Message) -> list[User]:
     return list(found.values())
 
 
-async def candidates(intent: NotificationIntent) -> list[tuple[User, tuple[str, ...]]]:
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who may hear about an intent: just what visibility needs, no ORM object (an intent
+    on a thread with thousands of followers must not build thousands of models)."""
+
+    id: str
+    role: Role
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role != Role.CUSTOMER
+
+
+Candidate = tuple[Reader, tuple[str, ...]]
+
+
+async def candidates(intent: NotificationIntent) -> list[Candidate]:
     """Return who an intent may notify, each with the kinds it could be, most specific first
     (a mentioned follower: mention, then reply), before preferences and quiet hours."""
-    thread = await Thread.get(id=intent.thread_id)
+    thread = await Thread.get_or_none(id=intent.thread_id)
+    if thread is None:
+        return []
     message = await Message.get_or_none(id=intent.message_id) if intent.message_id else None
-    chosen: dict[str, tuple[User, tuple[str, ...]]] = {}
+    chosen: dict[str, Candidate] = {}
     if intent.kind == "moderation":
-        for user in await User.filter(role__in=[Role.MODERATOR, Role.ADMIN]):
-            chosen[user.id] = (user, ("moderation",))
+        moderators = User.filter(role__in=[Role.MODERATOR, Role.ADMIN])
+        for user_id, role in await moderators.values_list("id", "role"):
+            chosen[user_id] = (Reader(user_id, Role(role)), ("moderation",))
     else:
-        follows = await Follow.filter(
-            thread_id=thread.id, state=FollowState.FOLLOWING
-        ).prefetch_related("user")
+        follows = Follow.filter(thread_id=thread.id, state=FollowState.FOLLOWING)
         kind = "reply" if intent.kind == "reply" else "status"
-        for follow in follows:
-            chosen[follow.user_id] = (follow.user, (kind,))
+        for user_id, role in await follows.values_list("user_id", "user__role"):
+            chosen[user_id] = (Reader(user_id, Role(role)), (kind,))
         if message is not None and intent.kind == "reply":
             for user in await mentioned(message):
                 # A mention also reaches a muted thread; a follower who turned mentions off
                 # still hears about the reply.
-                _, kinds = chosen.get(user.id, (user, ()))
-                chosen[user.id] = (user, ("mention", *kinds))
+                _, kinds = chosen.get(user.id, (None, ()))
+                chosen[user.id] = (Reader(user.id, user.role), ("mention", *kinds))
     chosen.pop(intent.actor_id, None)
-    return [(u, k) for u, k in chosen.values() if visible_to(u, thread, message)]
+    return [(r, k) for r, k in chosen.values() if visible_to(r, thread, message)]
 
 
 async def recipients(intent: NotificationIntent) -> list[tuple[User, str]]:
     """Return (user, kind) pairs an intent notifies, before preferences and quiet hours."""
-    return [(user, kinds[0]) for user, kinds in await candidates(intent)]
+    found = await candidates(intent)
+    users = await User.in_bulk([reader.id for reader, _ in found], "id")
+    return [(users[reader.id], kinds[0]) for reader, kinds in found]
 
 
 def _clock(value: str) -> time:

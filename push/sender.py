@@ -7,6 +7,7 @@ resend), REJECTED (any other 4xx: record on the device, do not retry).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -65,6 +66,12 @@ def _retry_after(value: str | None) -> float | None:
     return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
+@functools.lru_cache(maxsize=4)
+def _signer(private_pem: str) -> Vapid02:
+    """Parse the server's key once, not once per push (parsing costs more than signing)."""
+    return Vapid02.from_pem(private_pem.encode())
+
+
 def vapid_headers(keys: VapidKeys, endpoint: str) -> dict[str, str]:
     """Sign a fresh VAPID JWT for the endpoint's origin (never reuse a claims dict)."""
     parts = urlsplit(endpoint)
@@ -73,7 +80,7 @@ def vapid_headers(keys: VapidKeys, endpoint: str) -> dict[str, str]:
         "exp": int(time.time()) + VAPID_LIFETIME_SECONDS,
         "sub": keys.subject,
     }
-    signed = Vapid02.from_pem(keys.private_pem.encode()).sign(claims)
+    signed = _signer(keys.private_pem).sign(claims)
     return {"Authorization": str(signed["Authorization"])}
 
 

@@ -11,19 +11,22 @@ import asyncio
 import contextlib
 import html
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import nh3
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from push import sender
 from push.endpoints import EndpointRefused, check_resolves_public, check_shape
 from push.payloads import DELIVERY, SHORTENED_BODY_CHARS, Notification
-from push.recipients import candidates, first_wanted
+from push.recipients import Candidate, candidates, first_wanted
 from push.vapid import VapidKeys
+from server import sql
 from server.i18n import gettext_for
 from server.models import (
     Message,
@@ -51,6 +54,9 @@ UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; old
 # covers a reply (its body counts the unread replies); only a newer mention covers a mention,
 # so a mention is never downgraded to a normal-urgency reply.
 MERGES_INTO = {"reply": ("reply", "mention"), "mention": ("mention",)}
+PAUSE_FACTOR = 1.0  # after each step, pause this many times as long as the step took
+PAUSE_MAX_SECONDS = 0.25
+CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
 Viewers = Callable[[str], set[str]]
@@ -67,6 +73,10 @@ class PushConfig:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
 def backoff(attempts: int, retry_after: float | None) -> float:
@@ -115,59 +125,88 @@ class PushWorker:
                 self._wake.clear()
 
     async def run_once(self) -> bool:
-        """Expand pending intents and deliver due jobs; return whether there was work."""
+        """Expand pending intents and deliver due jobs; return whether there was work.
+
+        Push is background work on the event loop that live chat runs on: jobs are prepared
+        one at a time (database reads, composing), and after each step the worker pauses for
+        as long as the step took, so a busy loop slows the worker down, never the chat. Only
+        the HTTP requests to push services run concurrently.
+        """
         expanded = await self.expand_intents()
+        merged = await sql.merge_superseded_push_jobs(get_connection("default"), now())
         due = (
             await PushJob.filter(state=PushJobState.QUEUED, not_before__lte=now())
             .order_by("id")
             .limit(BATCH)
         )
-        await asyncio.gather(*(self._guarded(job) for job in due))
-        return bool(expanded or due)
-
-    async def _guarded(self, job: PushJob) -> None:
-        async with self._limit:
+        sending: set[asyncio.Task[None]] = set()
+        for job in due:
+            started = time.perf_counter()
             try:
-                await self.process(job)
+                ready = await self.prepare(job)
             except Exception:
                 log.exception("push job %s failed", job.id)
+                ready = None
+            if ready is not None:
+                await self._limit.acquire()
+                sending.add(asyncio.create_task(self._send(job, *ready)))
+            await self._yield(started)
+        if sending:
+            await asyncio.gather(*sending)
+        return bool(expanded or merged or due)
+
+    async def _yield(self, started: float) -> None:
+        """Pause as long as the step since `started` took (it took longer on a busy loop)."""
+        spent = time.perf_counter() - started
+        await asyncio.sleep(min(PAUSE_MAX_SECONDS, spent * PAUSE_FACTOR))
+
+    async def _send(self, job: PushJob, device: PushSubscription, note: Notification) -> None:
+        try:
+            await self.deliver(job, device, note)
+        except Exception:
+            log.exception("push job %s failed", job.id)
+        finally:
+            self._limit.release()
 
     # -- intents ------------------------------------------------------------------------------
 
     async def expand_intents(self) -> int:
-        """Turn a batch of intents into jobs: one query each for devices and preferences."""
+        """Turn a batch of intents into jobs: devices and preferences in a query each."""
         pending = await NotificationIntent.all().order_by("id").limit(BATCH)
         if not pending:
             return 0
         moment = now()
-        planned = [(intent, await candidates(intent)) for intent in pending]
-        people = list({user.id for _, found in planned for user, _ in found})
-        by_user: dict[str, list[PushSubscription]] = {}
-        for device in await PushSubscription.filter(user_id__in=people) if people else []:
-            by_user.setdefault(device.user_id, []).append(device)
+        planned: list[tuple[NotificationIntent, list[Candidate]]] = []
+        for intent in pending:
+            started = time.perf_counter()
+            planned.append((intent, await candidates(intent)))
+            await self._yield(started)
+        people = list({reader.id for _, found in planned for reader, _ in found})
+        by_user: dict[str, list[str]] = {}
+        for chunk in chunks(people):
+            holders = PushSubscription.filter(user_id__in=chunk)
+            for device_id, user_id in await holders.values_list("id", "user_id"):
+                by_user.setdefault(user_id, []).append(device_id)
         if not by_user:  # nobody to buzz: drop the batch in one statement
             await NotificationIntent.filter(id__in=[i.id for i in pending]).delete()
             return len(pending)
-        prefs = {p.user_id: p for p in await NotificationSettings.filter(user_id__in=list(by_user))}
-        jobs: list[PushJob] = []
+        prefs: dict[str, NotificationSettings] = {}
+        for chunk in chunks(list(by_user)):
+            for found in await NotificationSettings.filter(user_id__in=chunk):
+                prefs[found.user_id] = found
+        rows: list[sql.PushJobRow] = []
         async with in_transaction() as conn:
-            for intent, found in planned:
+            for intent, readers in planned:
                 # Deleting claims the intent: another process deletes 0 rows and skips it.
                 if not await NotificationIntent.filter(id=intent.id).using_db(conn).delete():
                     continue
-                for user, kinds in found:
-                    devices = by_user.get(user.id, [])
-                    kind = first_wanted(prefs.get(user.id), kinds, moment) if devices else None
-                    if kind is None:
-                        continue
-                    jobs += [
-                        PushJob(subscription_id=d.id, user_id=user.id, kind=kind,
-                                thread_id=intent.thread_id, message_id=intent.message_id,
-                                not_before=moment)
-                        for d in devices
-                    ]  # fmt: skip
-            if jobs:
-                await PushJob.bulk_create(jobs, using_db=conn)
+                for reader, kinds in readers:
+                    devices = by_user.get(reader.id, [])
+                    kind = first_wanted(prefs.get(reader.id), kinds, moment) if devices else None
+                    if kind is not None:
+                        rows += [(device_id, reader.id, kind, intent.thread_id, intent.message_id)
+                                 for device_id in devices]  # fmt: skip
+            await sql.queue_push_jobs(conn, rows, moment)
         return len(pending)
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -182,17 +221,19 @@ class PushWorker:
     async def _finish(self, job: PushJob, state: PushJobState, outcome: str) -> None:
         await PushJob.filter(id=job.id).update(state=state, outcome=outcome[:200])
 
-    async def process(self, job: PushJob) -> None:
-        """Deliver one job, re-checking at send time that it is still worth a buzz."""
+    async def prepare(self, job: PushJob) -> tuple[PushSubscription, Notification] | None:
+        """Claim a job and compose its notification, re-checking that it is still worth a buzz;
+        None when it was settled without sending (or another process has it)."""
         if not await self._claim(job):
-            return
+            return None
         device = await PushSubscription.get_or_none(id=job.subscription_id)
         user = await User.get_or_none(id=job.user_id)
         if device is None or user is None:
             await self._finish(job, PushJobState.DONE, "skipped: device removed")
-            return
+            return None
         # One notification per thread and device, about the newest message: a newer queued job
         # (due or waiting to retry, even claimed by a concurrent round) speaks for this one.
+        # run_once merges most of them in one statement; this catches jobs queued since.
         same_thread = PushJob.filter(
             subscription_id=device.id, thread_id=job.thread_id, state=PushJobState.QUEUED
         )
@@ -201,17 +242,17 @@ class PushWorker:
             and await same_thread.filter(id__gt=job.id, kind__in=MERGES_INTO[job.kind]).exists()
         ):
             await self._finish(job, PushJobState.DONE, "merged")
-            return
+            return None
         note = await self.compose(job, user)
         if isinstance(note, str):
             await self._finish(job, PushJobState.DONE, "skipped: " + note)
-            return
+            return None
         older = [kind for kind, into in MERGES_INTO.items() if job.kind in into]
         if older:
             await same_thread.filter(id__lt=job.id, kind__in=older).update(
                 state=PushJobState.DONE, outcome="merged"
             )
-        await self.deliver(job, device, note)
+        return device, note
 
     async def compose(self, job: PushJob, user: User) -> Notification | str:
         """Build the notification, or say why none is due any more."""

@@ -270,7 +270,8 @@ class PushJob(Model):
 
     class Meta:
         table = "push_jobs"
-        indexes = (("state", "not_before"),)
+        # Due jobs in order, and the newer jobs for a device and thread that merge older ones.
+        indexes = (("state", "not_before"), ("subscription_id", "thread_id", "state"))
 
 
 class NotificationIntent(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -21,7 +21,14 @@ def view_of(user: User) -> Audience:
     return Audience.STAFF if user.is_staff else Audience.ALL
 
 
-def visible_to(user: User, thread: Thread, message: Message | None = None) -> bool:
+class Viewer(Protocol):
+    """Anyone whose view of a thread depends on being staff (a User, or a push Reader)."""
+
+    @property
+    def is_staff(self) -> bool: ...
+
+
+def visible_to(user: Viewer, thread: Thread, message: Message | None = None) -> bool:
     """Tell whether a user may see a loaded thread (and message): the rule the queries below
     apply in SQL, for code that already holds the rows (push payloads)."""
     if thread.visibility == Visibility.INTERNAL and not user.is_staff:

@@ -1,0 +1,19 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0002_push')]
+
+    initial = False
+
+    operations = [
+        ops.AlterModelOptions(
+            name='NotificationSettings',
+            options={'table': 'notification_settings', 'app': 'models', 'pk_attr': 'user_id', 'table_description': "A user's push preferences: kinds, quiet hours in their own time zone."},
+        ),
+        ops.AddIndex(
+            model_name='PushJob',
+            index=Index(fields=['subscription_id', 'thread_id', 'state']),
+        ),
+    ]
