@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import nh3
-from tortoise.connection import get_connection
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from push import sender
@@ -54,8 +54,10 @@ UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; old
 # covers a reply (its body counts the unread replies); only a newer mention covers a mention,
 # so a mention is never downgraded to a normal-urgency reply.
 MERGES_INTO = {"reply": ("reply", "mention"), "mention": ("mention",)}
+COVERING = frozenset(kind for into in MERGES_INTO.values() for kind in into)
 PAUSE_FACTOR = 1.0  # after each step, pause this many times as long as the step took
 PAUSE_MAX_SECONDS = 0.25
+INTENT_MAX_AGE_SECONDS = 3600  # intents no worker expanded within an hour notify nobody
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
@@ -133,7 +135,6 @@ class PushWorker:
         the HTTP requests to push services run concurrently.
         """
         expanded = await self.expand_intents()
-        merged = await sql.merge_superseded_push_jobs(get_connection("default"), now())
         due = (
             await PushJob.filter(state=PushJobState.QUEUED, not_before__lte=now())
             .order_by("id")
@@ -153,7 +154,7 @@ class PushWorker:
             await self._yield(started)
         if sending:
             await asyncio.gather(*sending)
-        return bool(expanded or merged or due)
+        return bool(expanded or due)
 
     async def _yield(self, started: float) -> None:
         """Pause as long as the step since `started` took (it took longer on a busy loop)."""
@@ -177,7 +178,11 @@ class PushWorker:
             return 0
         moment = now()
         planned: list[tuple[NotificationIntent, list[Candidate]]] = []
+        stale = moment - timedelta(seconds=INTENT_MAX_AGE_SECONDS)
         for intent in pending:
+            if intent.created_at < stale:  # no worker ran for a long time: old news
+                planned.append((intent, []))
+                continue
             started = time.perf_counter()
             planned.append((intent, await candidates(intent)))
             await self._yield(started)
@@ -194,20 +199,40 @@ class PushWorker:
         for chunk in chunks(list(by_user)):
             for found in await NotificationSettings.filter(user_id__in=chunk):
                 prefs[found.user_id] = found
-        rows: list[sql.PushJobRow] = []
-        async with in_transaction() as conn:
-            for intent, readers in planned:
+        for intent, readers in planned:
+            started = time.perf_counter()
+            rows: list[sql.PushJobRow] = []
+            for reader, kinds in readers:
+                devices = by_user.get(reader.id, [])
+                kind = first_wanted(prefs.get(reader.id), kinds, moment) if devices else None
+                if kind is not None:
+                    rows += [(device_id, reader.id, kind, intent.thread_id, intent.message_id)
+                             for device_id in devices]  # fmt: skip
+            # One short transaction per intent: with SQLite every other query waits for it.
+            async with in_transaction() as conn:
                 # Deleting claims the intent: another process deletes 0 rows and skips it.
-                if not await NotificationIntent.filter(id=intent.id).using_db(conn).delete():
-                    continue
-                for reader, kinds in readers:
-                    devices = by_user.get(reader.id, [])
-                    kind = first_wanted(prefs.get(reader.id), kinds, moment) if devices else None
-                    if kind is not None:
-                        rows += [(device_id, reader.id, kind, intent.thread_id, intent.message_id)
-                                 for device_id in devices]  # fmt: skip
-            await sql.queue_push_jobs(conn, rows, moment)
+                if await NotificationIntent.filter(id=intent.id).using_db(conn).delete():
+                    await self._supersede(conn, rows, moment)
+                    await sql.queue_push_jobs(conn, rows, moment)
+            await self._yield(started)
         return len(pending)
+
+    async def _supersede(
+        self, conn: BaseDBAsyncClient, rows: list[sql.PushJobRow], moment: datetime
+    ) -> None:
+        """Settle as merged the due jobs that the new ones speak for: one notification per
+        thread and device, about the newest message (see MERGES_INTO)."""
+        by_kind: dict[tuple[str, str | None], list[str]] = {}
+        for device_id, _, kind, thread_id, _ in rows:
+            if kind in COVERING:
+                by_kind.setdefault((kind, thread_id), []).append(device_id)
+        for (kind, thread_id), devices in by_kind.items():
+            older = [old for old, into in MERGES_INTO.items() if kind in into]
+            for chunk in chunks(devices):
+                await PushJob.filter(
+                    state=PushJobState.QUEUED, thread_id=thread_id, kind__in=older,
+                    not_before__lte=moment, subscription_id__in=chunk,
+                ).using_db(conn).update(state=PushJobState.DONE, outcome="merged")  # fmt: skip
 
     # -- jobs ---------------------------------------------------------------------------------
 

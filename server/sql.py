@@ -89,21 +89,3 @@ async def queue_push_jobs(conn: BaseDBAsyncClient, rows: list[PushJobRow], now: 
         f"state, attempts, not_before, created_at, outcome) VALUES ({marks})",
         [[*row, "queued", 0, now, now, ""] for row in rows],
     )
-
-
-async def merge_superseded_push_jobs(conn: BaseDBAsyncClient, now: datetime) -> int:
-    """Settle, as merged, every due job that a newer queued job for the same device and thread
-    speaks for: a newer reply or mention covers a reply, only a newer mention covers a mention
-    (a mention is never downgraded to a normal-urgency reply). Return how many."""
-    (mark,) = _marks(conn, 1)
-    count, _ = await conn.execute_query(
-        "UPDATE push_jobs SET state = 'done', outcome = 'merged' "  # noqa: S608
-        f"WHERE state = 'queued' AND not_before <= {mark} AND kind IN ('reply', 'mention') "
-        "AND EXISTS (SELECT 1 FROM push_jobs AS newer "
-        "WHERE newer.subscription_id = push_jobs.subscription_id "
-        "AND newer.thread_id = push_jobs.thread_id AND newer.state = 'queued' "
-        "AND newer.id > push_jobs.id AND newer.kind IN ('reply', 'mention') "
-        "AND (newer.kind = 'mention' OR push_jobs.kind = 'reply'))",
-        [now],
-    )
-    return int(count)

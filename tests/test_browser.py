@@ -495,6 +495,33 @@ def test_a_staff_note_is_tinted_and_labelled_for_staff_and_never_reaches_the_cus
     confirmed(employee, secret)
 
 
+def test_a_link_to_one_message_opens_the_thread_there_below_the_top_bar(
+    screens: Screens,
+) -> None:
+    """A notification or a shared link names one message: the phone shows it, not the end of
+    the thread, and not hidden under the sticky top bar."""
+    server = screens.server
+    token = server.token(JAN)
+    reader = screens.open(WEBER, PHONE)
+    tid = thread_id(reader, OUTAGE)
+    ids = [api_post(server, token, tid, f"Update {i}: crews are on site.") for i in range(14)]
+    reader.goto(f"/threads/{tid}#msg-{ids[2]}")
+    wait_subscribed(reader, 1)
+    where = reader.evaluate(
+        """(id) => ({top: document.getElementById(id).getBoundingClientRect().top,
+                     bar: document.querySelector(".topbar").getBoundingClientRect().bottom,
+                     height: innerHeight, scrolled: scrollY,
+                     end: document.documentElement.scrollHeight - innerHeight})""",
+        f"msg-{ids[2]}",
+    )
+    assert where["scrolled"] > 0, f"the thread did not scroll to the message: {where}"
+    assert where["scrolled"] < where["end"] - 1, f"it opened at the end instead: {where}"
+    assert where["bar"] - 1 <= where["top"] < where["height"] / 2, where
+    # Without a link, the thread opens at its newest message as before.
+    open_thread(reader, tid)
+    newest_message_on_screen(reader)
+
+
 def test_screenshots_of_the_main_screens_on_a_phone_and_a_tablet(screens: Screens) -> None:
     """Regenerate docs/screenshots/ (the README shows them) and check phones don't scroll
     sideways."""

@@ -648,7 +648,8 @@ def test_a_replaced_subscription_is_swapped_on_the_server_by_the_service_worker(
 
     notifications_section(page)
     expect(devices(page)).to_have_count(1)
-    expect(devices(page).locator(".device-name")).to_have_text("renewed subscription")
+    # Still the device the person named when turning notifications on, not a new stranger.
+    expect(devices(page).locator(".device-name")).to_have_text("Chrome on Android")
     # The one device the server knows now pushes to the new subscription, not the old one.
     devices(page).get_by_role("button", name="Send test notification").tap()
     (received,) = push_service.wait_for(fresh, 1, PUSH_WAIT_SECONDS)

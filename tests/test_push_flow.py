@@ -20,7 +20,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,14 +31,22 @@ import pytest
 from starlette.testclient import TestClient
 
 from push.vapid import VapidKeys, load_or_create
-from push.worker import PushConfig, PushWorker
+from push.worker import INTENT_MAX_AGE_SECONDS, PushConfig, PushWorker
 from server.actions.accounts import create_user
 from server.actions.messages import delete_message, send_message
 from server.actions.notifications import save_subscription
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread
 from server.db import close_database, migrate, open_database
-from server.models import PushJob, PushJobState, Role, Thread, User
+from server.models import (
+    NotificationIntent,
+    PushJob,
+    PushJobState,
+    PushSubscription,
+    Role,
+    Thread,
+    User,
+)
 from server.settings import Settings
 from tests.conftest import DEMO_PASSWORD, PASSWORD, LiveServer, csrf_of, make_settings, signup
 from tests.live_helpers import WAIT_SECONDS, Api, Scene, WsClient, new_client_id
@@ -793,3 +801,39 @@ async def test_the_notification_shows_the_message_as_plain_text_without_markup_o
     await q.run()
     [push] = await q.got(phone)
     assert push.json()["body"] == 'Jan Petersen (staff): Fuses 3 & 4 are <16 A>, see label "F3".'
+
+
+async def test_news_older_than_an_hour_notifies_nobody_when_a_worker_starts_late(
+    queue: Queue,
+) -> None:
+    q = queue
+    phone = await q.device("weber")
+    thread = await weber_thread(q)
+    await jan_says(q, thread, "Written while no process ran the push worker.")
+    long_ago = datetime.now(UTC) - timedelta(seconds=INTENT_MAX_AGE_SECONDS + 60)
+    await NotificationIntent.all().update(created_at=long_ago)
+    fresh = await jan_says(q, thread, "Written just now.")
+    await q.run()
+    [push] = await q.got(phone)
+    assert push.json()["url"].endswith(fresh)
+    assert push.json()["body"].startswith("2 new replies")  # still counts what she missed
+    assert await NotificationIntent.all().count() == 0
+    assert await outcomes(thread) == ["delivered"]
+
+
+async def test_a_renewed_subscription_replaces_the_old_device_and_keeps_its_name(
+    queue: Queue,
+) -> None:
+    q = queue
+    old = await q.device("weber")
+    jans = await q.device("jan")
+    fresh = await asyncio.to_thread(q.service.subscribe, q.keys.public_key)
+    prefixed = q.settings.with_overrides(push_test_endpoint_prefix=q.service.endpoint_prefix)
+    weber = q.people["weber"]
+    # Someone else's endpoint named as replaced is left alone.
+    for replaces in (old.endpoint, jans.endpoint):
+        await save_subscription(prefixed, weber, fresh.endpoint, fresh.p256dh, fresh.auth,
+                                None, replaces)  # fmt: skip
+    [device] = await PushSubscription.filter(user_id=weber.id)
+    assert (device.endpoint, device.label) == (fresh.endpoint, "Phone")
+    assert await PushSubscription.filter(endpoint=jans.endpoint).exists()

@@ -5,7 +5,7 @@ send is refused by the constraint without leaving half a record behind."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,9 +25,6 @@ from server.models import (
     Follow,
     FollowState,
     Message,
-    PushJob,
-    PushJobState,
-    PushSubscription,
     ReadState,
     Role,
     Thread,
@@ -135,43 +132,3 @@ async def test_writing_keeps_an_existing_mute(people: dict[str, User]) -> None:
     await send_message(jan, thread.id, "Yes", "j-1", Audience.STAFF)
     follows = {f.user_id: f.state for f in await Follow.filter(thread_id=thread.id)}
     assert follows == {weber.id: FollowState.MUTED, jan.id: FollowState.FOLLOWING}
-
-
-async def test_superseded_push_jobs_merge_into_the_newest_per_device_and_thread(
-    people: dict[str, User],
-) -> None:
-    weber = people["weber"]
-    one, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
-    two, _, _ = await start_thread(weber, "Bill", "Hi", "c-2")
-    phone = await PushSubscription.create(
-        user=weber, endpoint="https://push.example/a", p256dh="k", auth="a"
-    )
-    tablet = await PushSubscription.create(
-        user=weber, endpoint="https://push.example/b", p256dh="k", auth="a"
-    )
-    moment = datetime.now(UTC)
-    later = moment + timedelta(minutes=5)
-    rows: list[sql.PushJobRow] = [
-        (phone.id, weber.id, "reply", one.id, None),  # 0: covered by 1
-        (phone.id, weber.id, "reply", one.id, None),  # 1: covered by 2 (a mention)
-        (phone.id, weber.id, "mention", one.id, None),  # 2: newest here, stays
-        (phone.id, weber.id, "mention", two.id, None),  # 3: a reply never covers a mention
-        (phone.id, weber.id, "reply", two.id, None),  # 4: stays
-        (tablet.id, weber.id, "reply", one.id, None),  # 5: another device, stays
-        (phone.id, weber.id, "status", one.id, None),  # 6: status is never merged
-        (phone.id, weber.id, "status", one.id, None),  # 7
-    ]
-    async with in_transaction() as conn:
-        await sql.queue_push_jobs(conn, rows, moment)
-    jobs = await PushJob.all().order_by("id")
-    # A job that is claimed (or waiting to retry) is left to its owner.
-    await PushJob.filter(id=jobs[1].id).update(not_before=later)
-    merged = await sql.merge_superseded_push_jobs(get_connection("default"), moment)
-    states = [j.state for j in await PushJob.all().order_by("id")]
-    done, queued = PushJobState.DONE, PushJobState.QUEUED
-    assert states == [done, queued, queued, queued, queued, queued, queued, queued]
-    assert merged == 1
-    await PushJob.filter(id=jobs[1].id).update(not_before=moment)
-    assert await sql.merge_superseded_push_jobs(get_connection("default"), moment) == 1
-    outcomes = [(j.state, j.outcome) for j in await PushJob.all().order_by("id")][:3]
-    assert outcomes == [(done, "merged"), (done, "merged"), (queued, "")]

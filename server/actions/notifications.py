@@ -28,9 +28,19 @@ DEVICES_MAX = 20  # per user: phones, tablets, desktops, a few browsers each
 
 
 async def save_subscription(
-    settings: Settings, user: User, endpoint: object, p256dh: object, auth: object, label: object
+    settings: Settings,
+    user: User,
+    endpoint: object,
+    p256dh: object,
+    auth: object,
+    label: object,
+    replaces: object = None,
 ) -> PushSubscription:
-    """Save a device's subscription; an endpoint moves to whoever subscribed it last."""
+    """Save a device's subscription; an endpoint moves to whoever subscribed it last.
+
+    `replaces` is the endpoint of the user's subscription that the push service replaced
+    (the service worker's "pushsubscriptionchange"): that device goes, and its name stays.
+    """
     if not isinstance(endpoint, str) or not endpoint:
         raise ActionError("invalid_endpoint", N_("the subscription has no endpoint"))
     for name, value in (("p256dh", p256dh), ("auth", auth)):
@@ -49,6 +59,12 @@ async def save_subscription(
         ) from None
     text = label.strip()[:LABEL_MAX_CHARS] if isinstance(label, str) else ""
     async with in_transaction() as conn:
+        if isinstance(replaces, str) and replaces and replaces != endpoint:
+            renewed = PushSubscription.filter(endpoint=replaces, user_id=user.id).using_db(conn)
+            old = await renewed.first()
+            if old is not None:
+                text = text or old.label
+                await old.delete(using_db=conn)
         existing = await PushSubscription.filter(endpoint=endpoint).using_db(conn).first()
         if existing is not None and existing.user_id != user.id:
             # The browser now belongs to someone else (shared tablet): the old owner's

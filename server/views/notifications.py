@@ -51,7 +51,7 @@ async def add_device(request: Request, user: User) -> Response:
     try:
         device = await save_subscription(
             request.app.state.settings, user, data.get("endpoint"), keys.get("p256dh"),
-            keys.get("auth"), data.get("label"),
+            keys.get("auth"), data.get("label"), data.get("replaces"),
         )  # fmt: skip
     except ActionError as err:  # the page's script shows error.message; an HTML page it cannot
         return json_error(err.status, err.code, err.localized(language_of(request, user)))

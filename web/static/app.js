@@ -280,6 +280,15 @@
     window.scrollTo(0, document.documentElement.scrollHeight);
   }
 
+  // A link to one message (a notification, a shared link) opens the thread at that message;
+  // otherwise the thread opens at its newest message.
+  function toLanding() {
+    const id = location.hash.startsWith("#msg-") ? decodeURIComponent(location.hash.slice(1)) : "";
+    const target = id && document.getElementById(id);
+    if (target) target.scrollIntoView({ block: "start" });
+    else toNewest();
+  }
+
   function nearBottom() {
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   }
@@ -436,8 +445,8 @@
       const now = Date.now();
       if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId })) state.typedAt = now;
     });
-    restoreOutbox().then(toNewest);
-    toNewest();
+    restoreOutbox().then(toLanding);
+    toLanding();
   }
 
   localTimes(document);

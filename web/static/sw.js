@@ -177,23 +177,16 @@ async function openFromNotification(event) {
   return self.clients.openWindow(url.href);
 }
 
-// The push service replaced our subscription: subscribe again and tell the server.
+// The push service replaced our subscription: subscribe again and tell the server, which
+// swaps the old device for the new one and keeps the name the person gave it.
 async function resubscribe(event) {
   const old = event.oldSubscription;
   const key = (old && old.options && old.options.applicationServerKey) || (await fetchKey());
   const fresh = event.newSubscription || (await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
-  const csrf = await storedCsrf();
-  if (old) {
-    await fetch("/push/devices/forget", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "x-csrftoken": csrf },
-      body: JSON.stringify({ endpoint: old.endpoint }),
-    }).catch(() => undefined);
-  }
   await fetch("/push/devices", {
     method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "x-csrftoken": csrf },
-    body: JSON.stringify({ ...fresh.toJSON(), label: "renewed subscription" }),
+    headers: { "Content-Type": "application/json", "x-csrftoken": await storedCsrf() },
+    body: JSON.stringify({ ...fresh.toJSON(), replaces: old ? old.endpoint : null }),
   });
 }
 
