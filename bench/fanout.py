@@ -3,9 +3,10 @@
 For each size N, each target server runs in its own process (Dreiklang on a fresh SQLite
 DATA_DIR with the demo company; bench/baseline_room.py), N subscribers connect from separate
 load-client processes and follow one thread, then one sender sends M messages at a steady
-rate. Measured: server RSS per idle connection, server CPU (all threads, from /proc) per
-delivered frame, delivered frames/s, end-to-end latency (send timestamp in the body to
-receipt, same host clock), and losses (every subscriber must see every event, seq contiguous).
+rate. Measured: server RSS per idle connection, server CPU (all threads, and the push worker
+child, from /proc) per delivered frame, delivered frames/s, end-to-end latency (send timestamp
+in the body to receipt, same host clock), and losses (every subscriber must see every event,
+seq contiguous).
 
     .venv/bin/python bench/fanout.py            # N = 100, 1000, 5000; 200 messages at 20/s
     .venv/bin/python bench/fanout.py --quick    # N = 100, 1000; 50 messages (about 1 minute)
@@ -85,6 +86,34 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def process_tree(pid: int) -> list[int]:
+    """Return a process and its descendants (Dreiklang's push worker runs as a child)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """Return the CPU time of a process and its living descendants."""
+    total = 0.0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError):
+            total += proc_cpu_seconds(member)
+    return total
+
+
+def pin_tree(pid: int, cpu: int) -> None:
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(member, {cpu})
+
+
 def proc_rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -154,6 +183,8 @@ class Server:
                 urllib.request.urlopen(self.url + "/healthz", timeout=1) as r,
             ):
                 if r.status == 200:
+                    if self.pin:  # children started since (the push worker) are server too
+                        pin_tree(self.proc.pid, SERVER_CPU)
                     break
             time.sleep(0.1)
         else:
@@ -340,7 +371,7 @@ def measure(server: Server, n: int, opts: Options, clients: Clients) -> dict[str
     spy = start_py_spy(opts, pid, f"{server.kind}-{n}")
     load_before = os.getloadavg()[0]
     machine_before, self_before = machine_busy_seconds(), loadclient.process_cpu_seconds()
-    cpu_before = proc_cpu_seconds(pid)
+    cpu_before = tree_cpu_seconds(pid)
     run_id = secrets.token_hex(4)
     sent: SendResult = asyncio.run(
         loadclient.run_sender(
@@ -348,7 +379,7 @@ def measure(server: Server, n: int, opts: Options, clients: Clients) -> dict[str
         )
     )
     tallies: list[Tally] = clients.collect(timeout=worker_timeout + 30)
-    cpu_after = proc_cpu_seconds(pid)
+    cpu_after = tree_cpu_seconds(pid)
     machine_after, self_after = machine_busy_seconds(), loadclient.process_cpu_seconds()
     wall = max(1e-9, time.time() - sent.first_sent)
     load_after = os.getloadavg()[0]
@@ -616,7 +647,8 @@ def table(report: dict[str, Any]) -> str:
         "",
         "KiB/conn: server RSS growth from N idle subscribers, over N. marginal: the same between",
         "  this size and the previous one (free of fixed first-use costs).",
-        "µs/frame: server CPU (all threads) in the send phase over the frames subscribers got.",
+        "µs/frame: server CPU (all threads, with its push worker child) in the send phase over "
+        "the frames subscribers got.",
     ]
     if with_list:
         lines.append("µs/event: the same over message events only (--list adds 'activity' frames).")

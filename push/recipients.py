@@ -77,7 +77,11 @@ async def candidates(intent: NotificationIntent) -> list[Candidate]:
         for user_id, role in await moderators.values_list("id", "role"):
             chosen[user_id] = (Reader(user_id, Role(role)), ("moderation",))
     else:
-        follows = Follow.filter(thread_id=thread.id, state=FollowState.FOLLOWING)
+        # Who followed when it happened: a worker that runs late must not tell someone who
+        # started following afterwards about news from before.
+        follows = Follow.filter(
+            thread_id=thread.id, state=FollowState.FOLLOWING, created_at__lte=intent.created_at
+        )
         kind = "reply" if intent.kind == "reply" else "status"
         for user_id, role in await follows.values_list("user_id", "user__role"):
             chosen[user_id] = (Reader(user_id, Role(role)), (kind,))

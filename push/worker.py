@@ -12,7 +12,6 @@ import contextlib
 import html
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +39,7 @@ from server.models import (
     User,
 )
 from server.queries import message_count_of, messages_visible_to, thread_rows, visible_to
+from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,12 @@ UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; old
 # covers a reply (its body counts the unread replies); only a newer mention covers a mention,
 # so a mention is never downgraded to a normal-urgency reply.
 MERGES_INTO = {"reply": ("reply", "mention"), "mention": ("mention",)}
+SEEN_LIVE = ("reply", "mention")  # kinds not pushed to who had the thread open
 COVERING = frozenset(kind for into in MERGES_INTO.values() for kind in into)
 PAUSE_FACTOR = 1.0  # after each step, pause this many times as long as the step took
 PAUSE_MAX_SECONDS = 0.25
 INTENT_MAX_AGE_SECONDS = 3600  # intents no worker expanded within an hour notify nobody
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
-
-
-Viewers = Callable[[str], set[str]]
-"""Return the ids of users with this thread open right now (on this process)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +68,15 @@ class PushConfig:
     allowed_hosts: tuple[str, ...]
     test_prefix: str  # endpoints under this prefix skip the host checks (tests only)
     concurrency: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings, keys: VapidKeys) -> PushConfig:
+        return cls(
+            keys=keys,
+            allowed_hosts=settings.push_hosts,
+            test_prefix=settings.push_test_endpoint_prefix,
+            concurrency=settings.push_concurrency,
+        )
 
 
 def now() -> datetime:
@@ -88,9 +94,8 @@ def backoff(attempts: int, retry_after: float | None) -> float:
 
 
 class PushWorker:
-    def __init__(self, config: PushConfig, viewers: Viewers | None = None) -> None:
+    def __init__(self, config: PushConfig) -> None:
         self.config = config
-        self.viewers = viewers or (lambda thread: set())
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -187,11 +192,13 @@ class PushWorker:
             planned.append((intent, await candidates(intent)))
             await self._yield(started)
         people = list({reader.id for _, found in planned for reader, _ in found})
-        by_user: dict[str, list[str]] = {}
+        by_user: dict[str, list[tuple[str, datetime]]] = {}
         for chunk in chunks(people):
             holders = PushSubscription.filter(user_id__in=chunk)
-            for device_id, user_id in await holders.values_list("id", "user_id"):
-                by_user.setdefault(user_id, []).append(device_id)
+            for device_id, user_id, added in await holders.values_list(
+                "id", "user_id", "created_at"
+            ):
+                by_user.setdefault(user_id, []).append((device_id, added))
         if not by_user:  # nobody to buzz: drop the batch in one statement
             await NotificationIntent.filter(id__in=[i.id for i in pending]).delete()
             return len(pending)
@@ -202,8 +209,18 @@ class PushWorker:
         for intent, readers in planned:
             started = time.perf_counter()
             rows: list[sql.PushJobRow] = []
-            for reader, kinds in readers:
-                devices = by_user.get(reader.id, [])
+            saw_it = set(intent.viewers.split())
+            for reader, offered in readers:
+                # Who watched it happen live hears no reply or mention (a status change, yes).
+                kinds = (
+                    tuple(k for k in offered if k not in SEEN_LIVE)
+                    if reader.id in saw_it
+                    else offered
+                )
+                # A device hears of what happens after it was added, as a follower does.
+                devices = [
+                    d for d, added in by_user.get(reader.id, []) if added <= intent.created_at
+                ]
                 kind = first_wanted(prefs.get(reader.id), kinds, moment) if devices else None
                 if kind is not None:
                     rows += [(device_id, reader.id, kind, intent.thread_id, intent.message_id)
@@ -298,8 +315,6 @@ class PushWorker:
                 return "deleted or not visible"
         url = f"/threads/{thread.id}"
         if job.kind in ("reply", "mention"):
-            if user.id in self.viewers(thread.id):
-                return "recipient is looking at the thread"
             read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
             unread = message_count_of(thread, user) - (read.read_messages if read else 0)
             if unread <= 0:

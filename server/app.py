@@ -14,8 +14,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from push.vapid import VapidKeys, load_or_create
+from push.process import PushProcess
+from push.vapid import load_or_create
 from push.worker import PushConfig, PushWorker
+from server import templating
 from server.actions import publishing
 from server.actions.errors import NotFound
 from server.db import close_database, open_database
@@ -30,15 +32,6 @@ SESSION_DAYS = 30  # a field technician should not sign in again every week
 MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
 
 
-def push_config(settings: Settings, keys: VapidKeys) -> PushConfig:
-    return PushConfig(
-        keys=keys,
-        allowed_hosts=settings.push_hosts,
-        test_prefix=settings.push_test_endpoint_prefix,
-        concurrency=settings.push_concurrency,
-    )
-
-
 def create_app(settings: Settings | None = None) -> Any:
     """Build the ASGI app for these settings (default: from the environment)."""
     settings = settings or load_settings()
@@ -46,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         fanout = make_fanout(settings.broker_url)  # a bad BROKER_URL fails before opening anything
+        templating.warm()
         await open_database(settings)
         try:
             await fanout.broker.start()
@@ -56,9 +50,12 @@ def create_app(settings: Settings | None = None) -> Any:
             await close_database()
             raise
         app.state.fanout = fanout
-        worker = None
-        if settings.push_enabled:
-            worker = PushWorker(push_config(settings, app.state.vapid), fanout.viewers)
+        worker: PushWorker | PushProcess | None = None
+        if settings.push_enabled and settings.push_in_process:
+            worker = PushWorker(PushConfig.from_settings(settings, app.state.vapid))
+        elif settings.push_enabled:
+            worker = PushProcess(settings)
+        if worker is not None:
             await worker.start()
         publishing.install(fanout, worker.wake if worker else None)
         try:

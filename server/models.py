@@ -295,6 +295,9 @@ class NotificationIntent(Model):
         "models.User", related_name="notification_intents", on_delete=fields.CASCADE
     )
     actor_id: str
+    # Who had the thread open on the server that recorded this (space-separated user ids):
+    # they saw it happen live, so replies and mentions do not buzz their phones.
+    viewers = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -33,6 +33,7 @@ class Settings:
     theme_color: str = "#1f6f5c"
     background_color: str = "#f6f7f5"
     push_enabled: bool = True
+    push_in_process: bool = False
     vapid_private_key: Secret = field(default_factory=lambda: Secret(""))
     vapid_subject: str = "mailto:push@dreiklang.invalid"
     push_service_hosts: tuple[str, ...] = ()
@@ -98,6 +99,7 @@ def load_settings(env_file: str | None = None) -> Settings:
         theme_color=config("THEME_COLOR", default="#1f6f5c"),
         background_color=config("BACKGROUND_COLOR", default="#f6f7f5"),
         push_enabled=config("PUSH_ENABLED", cast=bool, default=True),
+        push_in_process=config("PUSH_IN_PROCESS", cast=bool, default=False),
         vapid_private_key=Secret(str(config("VAPID_PRIVATE_KEY", default=""))),
         vapid_subject=config("VAPID_SUBJECT", default="mailto:push@dreiklang.invalid"),
         push_service_hosts=tuple(

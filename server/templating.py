@@ -43,6 +43,15 @@ def environment(language: str) -> jinja2.Environment:
     return env
 
 
+def warm() -> None:
+    """Load every language's catalog and compile every template now, at startup: else the
+    first message after a start waits ~50 ms for it (parsing the catalog, compiling)."""
+    for language in LANGUAGES:
+        env = environment(language)
+        for name in env.list_templates(extensions=["html"]):
+            env.get_template(name)
+
+
 def render(language: str, template: str, /, **context: Any) -> str:
     """Render a template (page or `_fragment`) in a language."""
     # Positional-only, so templates may take any context name (signup.html needs `name`).

@@ -73,11 +73,13 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def make_settings(database_url: str, data_dir: Path, **extra: Any) -> Settings:
+    """Settings for an app in the test process. Its push worker runs on the app's own event
+    loop (a child process per TestClient would be slow); live servers run the real child."""
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         secret_key=__import__("starlette.datastructures").datastructures.Secret("test-secret"),
-        **extra,
+        **{"push_in_process": True, **extra},
     )
 
 

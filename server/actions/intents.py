@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from server.actions import publishing
 from server.models import Follow, FollowState, NotificationIntent
 
 REPLY = "reply"  # a new message: followers and mentioned people hear about it
@@ -32,7 +33,12 @@ async def intend(
     actor_id: str,
     message_id: str | None = None,
 ) -> None:
-    """Record that something happened that may notify people."""
+    """Record that something happened that may notify people (and who saw it live)."""
     await NotificationIntent.create(
-        kind=kind, thread_id=thread_id, actor_id=actor_id, message_id=message_id, using_db=conn
+        kind=kind,
+        thread_id=thread_id,
+        actor_id=actor_id,
+        message_id=message_id,
+        viewers=" ".join(sorted(publishing.viewers(thread_id))),
+        using_db=conn,
     )

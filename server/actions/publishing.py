@@ -11,13 +11,25 @@ log = logging.getLogger(__name__)
 
 _fanout: Fanout | None = None
 _wake_push: Callable[[], None] | None = None
+_viewers: Callable[[str], set[str]] | None = None
 
 
-def install(fanout: Fanout | None, wake: Callable[[], None] | None = None) -> None:
-    """Connect actions to the running server's fan-out and push worker (None: e.g. CLI)."""
-    global _fanout, _wake_push
+def install(
+    fanout: Fanout | None,
+    wake: Callable[[], None] | None = None,
+    viewers: Callable[[str], set[str]] | None = None,
+) -> None:
+    """Connect actions to the running server's fan-out and push worker (None: e.g. CLI).
+    `viewers` replaces the fan-out's idea of who has a thread open (tests)."""
+    global _fanout, _wake_push, _viewers
     _fanout = fanout
     _wake_push = wake
+    _viewers = viewers or (fanout.viewers if fanout is not None else None)
+
+
+def viewers(thread_id: str) -> set[str]:
+    """Return the ids of people with the thread open on this process right now."""
+    return _viewers(thread_id) if _viewers is not None else set()
 
 
 def wake_push() -> None:

@@ -1,5 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
@@ -8,6 +9,11 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        ops.AddField(
+            model_name='NotificationIntent',
+            name='viewers',
+            field=fields.TextField(default='', unique=False),
+        ),
         ops.AlterModelOptions(
             name='NotificationSettings',
             options={'table': 'notification_settings', 'app': 'models', 'pk_attr': 'user_id', 'table_description': "A user's push preferences: kinds, quiet hours in their own time zone."},
