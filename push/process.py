@@ -94,11 +94,18 @@ class PushProcess:
 
 async def run_worker(settings: Settings, wake_pipe: bool) -> None:
     """Run the push worker until SIGTERM or SIGINT, or (wake_pipe) until stdin closes."""
+    from tortoise.connection import get_connection
+
     from server.db import close_database, open_database
 
     with contextlib.suppress(OSError):
         os.nice(NICE)
     await open_database(settings)
+    if settings.sqlite_path is not None:
+        # The worker's commits need no fsync each (the server's keep theirs): after a power
+        # cut the last leases and outcomes may be lost, and a push is sent twice at worst.
+        # Short commits matter more: SQLite has one write lock, and live chat needs it.
+        await get_connection("default").execute_script("PRAGMA synchronous=NORMAL;")
     keys = load_or_create(settings.data_dir, str(settings.vapid_private_key),
                           settings.vapid_subject)  # fmt: skip
     worker = PushWorker(PushConfig.from_settings(settings, keys))

@@ -14,10 +14,12 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import aiohttp
 import nh3
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from push import sender
@@ -59,6 +61,7 @@ COVERING = frozenset(kind for into in MERGES_INTO.values() for kind in into)
 PAUSE_FACTOR = 1.0  # after each step, pause this many times as long as the step took
 PAUSE_MAX_SECONDS = 0.25
 INTENT_MAX_AGE_SECONDS = 3600  # intents no worker expanded within an hour notify nobody
+Id = TypeVar("Id", int, str)
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
@@ -83,7 +86,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def chunks(ids: list[str]) -> list[list[str]]:
+def chunks(ids: list[Id]) -> list[list[Id]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
@@ -100,6 +103,8 @@ class PushWorker:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._limit = asyncio.Semaphore(config.concurrency)
+        self._settled: dict[tuple[PushJobState, str], list[int]] = {}
+        self._delivered: list[str] = []
 
     def wake(self) -> None:
         """Look at the queue now (called after a commit that wrote an intent or job)."""
@@ -140,13 +145,18 @@ class PushWorker:
         the HTTP requests to push services run concurrently.
         """
         expanded = await self.expand_intents()
+        moment = now()
         due = (
-            await PushJob.filter(state=PushJobState.QUEUED, not_before__lte=now())
+            await PushJob.filter(state=PushJobState.QUEUED, not_before__lte=moment)
             .order_by("id")
             .limit(BATCH)
         )
+        lease = moment + timedelta(seconds=LEASE_SECONDS)
+        won = await sql.claim_push_jobs(
+            get_connection("default"), [j.id for j in due], lease, moment
+        )
         sending: set[asyncio.Task[None]] = set()
-        for job in due:
+        for job in (j for j in due if j.id in won):
             started = time.perf_counter()
             try:
                 ready = await self.prepare(job)
@@ -159,7 +169,22 @@ class PushWorker:
             await self._yield(started)
         if sending:
             await asyncio.gather(*sending)
+        await self._flush()
         return bool(expanded or due)
+
+    async def _flush(self) -> None:
+        """Write the round's outcomes: a few statements instead of two per job (with SQLite,
+        every write holds the one write lock the live server needs too)."""
+        settled, self._settled = self._settled, {}
+        delivered, self._delivered = self._delivered, []
+        for (state, outcome), ids in settled.items():
+            for chunk in chunks(ids):
+                await PushJob.filter(id__in=chunk).update(state=state, outcome=outcome)
+        for devices in chunks(delivered):
+            # A delivery makes an earlier error history: the device list shows it works now.
+            await PushSubscription.filter(id__in=devices).update(
+                last_delivered_at=now(), last_error=""
+            )
 
     async def _yield(self, started: float) -> None:
         """Pause as long as the step since `started` took (it took longer on a busy loop)."""
@@ -253,29 +278,21 @@ class PushWorker:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    async def _claim(self, job: PushJob) -> bool:
-        lease = now() + timedelta(seconds=LEASE_SECONDS)
-        won = await PushJob.filter(
-            id=job.id, state=PushJobState.QUEUED, not_before=job.not_before
-        ).update(not_before=lease)
-        return won == 1
-
-    async def _finish(self, job: PushJob, state: PushJobState, outcome: str) -> None:
-        await PushJob.filter(id=job.id).update(state=state, outcome=outcome[:200])
+    def _finish(self, job: PushJob, state: PushJobState, outcome: str) -> None:
+        """Settle a claimed job at the end of the round (run_once writes them together)."""
+        self._settled.setdefault((state, outcome[:200]), []).append(job.id)
 
     async def prepare(self, job: PushJob) -> tuple[PushSubscription, Notification] | None:
-        """Claim a job and compose its notification, re-checking that it is still worth a buzz;
-        None when it was settled without sending (or another process has it)."""
-        if not await self._claim(job):
-            return None
+        """Compose a claimed job's notification, re-checking that it is still worth a buzz;
+        None when it was settled without sending."""
         device = await PushSubscription.get_or_none(id=job.subscription_id)
         user = await User.get_or_none(id=job.user_id)
         if device is None or user is None:
-            await self._finish(job, PushJobState.DONE, "skipped: device removed")
+            self._finish(job, PushJobState.DONE, "skipped: device removed")
             return None
         # One notification per thread and device, about the newest message: a newer queued job
         # (due or waiting to retry, even claimed by a concurrent round) speaks for this one.
-        # run_once merges most of them in one statement; this catches jobs queued since.
+        # Expanding a newer intent merges most of them; this catches the rest.
         same_thread = PushJob.filter(
             subscription_id=device.id, thread_id=job.thread_id, state=PushJobState.QUEUED
         )
@@ -283,17 +300,17 @@ class PushWorker:
             job.kind in MERGES_INTO
             and await same_thread.filter(id__gt=job.id, kind__in=MERGES_INTO[job.kind]).exists()
         ):
-            await self._finish(job, PushJobState.DONE, "merged")
+            self._finish(job, PushJobState.DONE, "merged")
             return None
         note = await self.compose(job, user)
         if isinstance(note, str):
-            await self._finish(job, PushJobState.DONE, "skipped: " + note)
+            self._finish(job, PushJobState.DONE, "skipped: " + note)
             return None
-        older = [kind for kind, into in MERGES_INTO.items() if job.kind in into]
-        if older:
-            await same_thread.filter(id__lt=job.id, kind__in=older).update(
-                state=PushJobState.DONE, outcome="merged"
-            )
+        older = same_thread.filter(
+            id__lt=job.id, kind__in=[kind for kind, into in MERGES_INTO.items() if job.kind in into]
+        )
+        if await older.exists():  # rare (waiting to retry): read first, write only then
+            await older.update(state=PushJobState.DONE, outcome="merged")
         return device, note
 
     async def compose(self, job: PushJob, user: User) -> Notification | str:
@@ -362,7 +379,7 @@ class PushWorker:
             await check_resolves_public(device.endpoint, config.test_prefix)
         except EndpointRefused as err:
             await self._record_error(device, str(err))
-            await self._finish(job, PushJobState.FAILED, str(err))
+            self._finish(job, PushJobState.FAILED, str(err))
             return
         ttl, urgency = DELIVERY.get(note.kind, DELIVERY["reply"])
         target = sender.Device(device.endpoint, device.p256dh, device.auth)
@@ -379,11 +396,8 @@ class PushWorker:
     async def _settle(self, job: PushJob, device: PushSubscription, result: sender.Result) -> None:
         outcome = result.outcome
         if outcome == sender.Outcome.DELIVERED:
-            # A delivery makes an earlier error history: the device list shows it works now.
-            await PushSubscription.filter(id=device.id).update(
-                last_delivered_at=now(), last_error=""
-            )
-            await self._finish(job, PushJobState.DONE, "delivered")
+            self._delivered.append(device.id)
+            self._finish(job, PushJobState.DONE, "delivered")
         elif outcome == sender.Outcome.GONE:
             await PushSubscription.filter(id=device.id).delete()  # its jobs go with it
         elif outcome == sender.Outcome.RETRY and job.attempts + 1 < MAX_ATTEMPTS:
@@ -396,7 +410,7 @@ class PushWorker:
             await self._record_error(device, result.detail)
         else:
             await self._record_error(device, result.detail or outcome.value)
-            await self._finish(job, PushJobState.FAILED, result.detail or outcome.value)
+            self._finish(job, PushJobState.FAILED, result.detail or outcome.value)
 
     async def _record_error(self, device: PushSubscription, detail: str) -> None:
         await PushSubscription.filter(id=device.id).update(

@@ -89,3 +89,20 @@ async def queue_push_jobs(conn: BaseDBAsyncClient, rows: list[PushJobRow], now: 
         f"state, attempts, not_before, created_at, outcome) VALUES ({marks})",
         [[*row, "queued", 0, now, now, ""] for row in rows],
     )
+
+
+async def claim_push_jobs(
+    conn: BaseDBAsyncClient, ids: list[int], lease_until: datetime, now: datetime
+) -> set[int]:
+    """Lease due jobs to this worker in one statement; return the ids it won (another
+    process may have claimed some of them first)."""
+    if not ids:
+        return set()
+    marks = _marks(conn, len(ids) + 2)
+    rows = await conn.execute_query_dict(
+        f"UPDATE push_jobs SET not_before = {marks[0]} "  # noqa: S608 (placeholders)
+        f"WHERE state = 'queued' AND not_before <= {marks[1]} "
+        f"AND id IN ({', '.join(marks[2:])}) RETURNING id",
+        [lease_until, now, *ids],
+    )
+    return {int(row["id"]) for row in rows}

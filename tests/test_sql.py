@@ -5,7 +5,7 @@ send is refused by the constraint without leaving half a record behind."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,8 @@ from server.models import (
     Follow,
     FollowState,
     Message,
+    PushJob,
+    PushSubscription,
     ReadState,
     Role,
     Thread,
@@ -132,3 +134,26 @@ async def test_writing_keeps_an_existing_mute(people: dict[str, User]) -> None:
     await send_message(jan, thread.id, "Yes", "j-1", Audience.STAFF)
     follows = {f.user_id: f.state for f in await Follow.filter(thread_id=thread.id)}
     assert follows == {weber.id: FollowState.MUTED, jan.id: FollowState.FOLLOWING}
+
+
+async def test_a_due_job_is_leased_to_one_claim_only(people: dict[str, User]) -> None:
+    weber = people["weber"]
+    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    phone = await PushSubscription.create(
+        user=weber, endpoint="https://push.example/a", p256dh="k", auth="a"
+    )
+    moment = datetime.now(UTC)
+    async with in_transaction() as conn:
+        rows: list[sql.PushJobRow] = [(phone.id, weber.id, "reply", thread.id, None)] * 3
+        await sql.queue_push_jobs(conn, rows, moment)
+    first, second, later = [j.id for j in await PushJob.all().order_by("id")]
+    await PushJob.filter(id=later).update(not_before=moment + timedelta(minutes=5))
+    lease, conn = moment + timedelta(minutes=1), get_connection("default")
+    assert await sql.claim_push_jobs(conn, [first, second, later], lease, moment) == {
+        first,
+        second,
+    }
+    assert await sql.claim_push_jobs(conn, [first, second, later], lease, moment) == set()
+    assert await sql.claim_push_jobs(conn, [], lease, moment) == set()
+    leased = await PushJob.filter(id__in=[first, second]).values_list("not_before", flat=True)
+    assert all(abs((value - lease).total_seconds()) < 1 for value in leased)
