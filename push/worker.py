@@ -20,6 +20,7 @@ import aiohttp
 import nh3
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from push import sender
@@ -62,6 +63,7 @@ PAUSE_FACTOR = 1.0  # after each step, pause this many times as long as the step
 PAUSE_MAX_SECONDS = 0.25
 INTENT_MAX_AGE_SECONDS = 3600  # intents no worker expanded within an hour notify nobody
 Id = TypeVar("Id", int, str)
+QUEUE_ROWS = 100  # jobs queued per transaction
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
@@ -203,10 +205,16 @@ class PushWorker:
 
     async def expand_intents(self) -> int:
         """Turn a batch of intents into jobs: devices and preferences in a query each."""
-        pending = await NotificationIntent.all().order_by("id").limit(BATCH)
+        moment = now()
+        pending = (
+            await NotificationIntent.filter(
+                Q(claimed_until__isnull=True) | Q(claimed_until__lt=moment)
+            )
+            .order_by("id")
+            .limit(BATCH)
+        )
         if not pending:
             return 0
-        moment = now()
         planned: list[tuple[NotificationIntent, list[Candidate]]] = []
         stale = moment - timedelta(seconds=INTENT_MAX_AGE_SECONDS)
         for intent in pending:
@@ -250,14 +258,39 @@ class PushWorker:
                 if kind is not None:
                     rows += [(device_id, reader.id, kind, intent.thread_id, intent.message_id)
                              for device_id in devices]  # fmt: skip
-            # One short transaction per intent: with SQLite every other query waits for it.
-            async with in_transaction() as conn:
-                # Deleting claims the intent: another process deletes 0 rows and skips it.
-                if await NotificationIntent.filter(id=intent.id).using_db(conn).delete():
-                    await self._supersede(conn, rows, moment)
-                    await sql.queue_push_jobs(conn, rows, moment)
+            await self._queue(intent, rows, moment)
             await self._yield(started)
         return len(pending)
+
+    async def _queue(
+        self, intent: NotificationIntent, rows: list[sql.PushJobRow], moment: datetime
+    ) -> None:
+        """Queue an intent's jobs in short transactions of QUEUE_ROWS each, then delete it.
+
+        A lease claims the intent (another process skips it until the lease ends), and each
+        transaction records how far it got, so a worker that dies half-way is resumed by the
+        next without a job twice. Short, because with SQLite every writer waits for them.
+        """
+        lease = moment + timedelta(seconds=LEASE_SECONDS)
+        unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=moment)
+        claim = NotificationIntent.filter(unclaimed, id=intent.id)
+        if not await claim.update(claimed_until=lease):
+            return  # another worker has it
+        rows.sort(key=lambda row: row[0])  # by device: the order `expanded_upto` counts in
+        rows = [row for row in rows if row[0] > intent.expanded_upto]
+        for start in range(0, len(rows), QUEUE_ROWS):
+            started = time.perf_counter()
+            part = rows[start : start + QUEUE_ROWS]
+            async with in_transaction() as conn:
+                await self._supersede(conn, part, moment)
+                await sql.queue_push_jobs(conn, part, moment)
+                await (
+                    NotificationIntent.filter(id=intent.id)
+                    .using_db(conn)
+                    .update(expanded_upto=part[-1][0])
+                )
+            await self._yield(started)
+        await NotificationIntent.filter(id=intent.id).delete()
 
     async def _supersede(
         self, conn: BaseDBAsyncClient, rows: list[sql.PushJobRow], moment: datetime

@@ -298,6 +298,10 @@ class NotificationIntent(Model):
     # Who had the thread open on the server that recorded this (space-separated user ids):
     # they saw it happen live, so replies and mentions do not buzz their phones.
     viewers = fields.TextField(default="")
+    # A worker expanding it holds it until then, and records the last device it queued a job
+    # for (jobs are queued in device order, a batch per transaction).
+    claimed_until = fields.DatetimeField(null=True)
+    expanded_upto = fields.CharField(max_length=16, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

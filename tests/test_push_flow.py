@@ -847,3 +847,28 @@ async def test_a_renewed_subscription_replaces_the_old_device_and_keeps_its_name
     [device] = await PushSubscription.filter(user_id=weber.id)
     assert (device.endpoint, device.label) == (fresh.endpoint, "Phone")
     assert await PushSubscription.filter(endpoint=jans.endpoint).exists()
+
+
+async def test_an_intent_another_worker_holds_waits_and_a_half_done_one_is_resumed(
+    queue: Queue,
+) -> None:
+    q = queue
+    for _ in range(2):
+        await q.device("weber")  # her phone and her tablet
+    thread = await weber_thread(q)
+    await jan_says(q, thread, "Tuesday at 8.")
+    held_until = datetime.now(UTC) + timedelta(seconds=30)
+    await NotificationIntent.all().update(claimed_until=held_until)
+    await q.worker.expand_intents()
+    assert await PushJob.filter(thread_id=thread.id).count() == 0, "another worker holds it"
+    # That worker died after queueing the job for its first device (in device order).
+    devices = sorted(
+        await PushSubscription.filter(user_id=q.people["weber"].id), key=lambda d: d.id
+    )
+    await NotificationIntent.all().update(
+        claimed_until=datetime.now(UTC) - timedelta(seconds=1), expanded_upto=devices[0].id
+    )
+    await q.worker.expand_intents()
+    jobs = await PushJob.filter(thread_id=thread.id)
+    assert [j.subscription_id for j in jobs] == [devices[1].id], "the rest, and only the rest"
+    assert await NotificationIntent.all().count() == 0

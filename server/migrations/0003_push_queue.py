@@ -11,6 +11,16 @@ class Migration(migrations.Migration):
     operations = [
         ops.AddField(
             model_name='NotificationIntent',
+            name='claimed_until',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='NotificationIntent',
+            name='expanded_upto',
+            field=fields.CharField(default='', max_length=16),
+        ),
+        ops.AddField(
+            model_name='NotificationIntent',
             name='viewers',
             field=fields.TextField(default='', unique=False),
         ),
