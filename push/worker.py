@@ -31,6 +31,7 @@ from push.vapid import VapidKeys
 from server import sql
 from server.i18n import gettext_for
 from server.models import (
+    FollowState,
     Message,
     NotificationIntent,
     NotificationSettings,
@@ -222,6 +223,9 @@ class PushWorker:
         )
         if not pending:
             return 0
+        if not await self._reaches_a_device(pending):  # the common case: drop the batch
+            await NotificationIntent.filter(id__in=[i.id for i in pending]).delete()
+            return len(pending)
         planned: list[tuple[NotificationIntent, list[Candidate]]] = []
         stale = moment - timedelta(seconds=INTENT_MAX_AGE_SECONDS)
         for intent in pending:
@@ -268,6 +272,19 @@ class PushWorker:
             await self._queue(intent, rows, moment)
             await self._yield(started)
         return len(pending)
+
+    async def _reaches_a_device(self, pending: list[NotificationIntent]) -> bool:
+        """Tell cheaply whether a batch may notify any device at all: a follower of one of its
+        threads has one, or it may mention or alert someone (the full check follows)."""
+        if any(i.kind not in ("reply", "status") for i in pending):
+            return True
+        messages = [i.message_id for i in pending if i.message_id is not None]
+        if messages and await Message.filter(id__in=messages, body__contains="@").exists():
+            return True  # a possible mention
+        return await PushSubscription.filter(
+            user__follows__thread_id__in=list({i.thread_id for i in pending}),
+            user__follows__state=FollowState.FOLLOWING,
+        ).exists()
 
     async def _queue(
         self, intent: NotificationIntent, rows: list[sql.PushJobRow], moment: datetime

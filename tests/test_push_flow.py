@@ -872,3 +872,18 @@ async def test_an_intent_another_worker_holds_waits_and_a_half_done_one_is_resum
     jobs = await PushJob.filter(thread_id=thread.id)
     assert [j.subscription_id for j in jobs] == [devices[1].id], "the rest, and only the rest"
     assert await NotificationIntent.all().count() == 0
+
+
+async def test_replies_nobody_has_a_device_for_leave_nothing_queued(queue: Queue) -> None:
+    q = queue
+    thread = await weber_thread(q)  # she follows it, but has no device
+    await jan_says(q, thread, "Tuesday at 8.")
+    assert await NotificationIntent.all().count() == 1
+    await q.run()
+    assert await NotificationIntent.all().count() == 0
+    assert await PushJob.all().count() == 0
+    phone = await q.device("weber")
+    await jan_says(q, thread, "Or Wednesday, @weber?")  # a mention goes the full way
+    await q.run()
+    [push] = await q.got(phone)
+    assert push.json()["body"].startswith("Jan Petersen (staff) mentioned you")
