@@ -48,6 +48,7 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # other processes' intents are picked up at least this often
+GATHER_SECONDS = 0.25  # rounds start at most this often: a busy thread's replies batch up
 LEASE_SECONDS = 60  # a claimed job not finished by then (process died) is tried again
 MAX_ATTEMPTS = 8  # with backoff doubling from 5 s this gives up after about 20 minutes
 BACKOFF_FIRST_SECONDS = 5.0
@@ -128,7 +129,13 @@ class PushWorker:
             await self._session.close()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_round = -GATHER_SECONDS
         while True:
+            # Under a stream of messages, rounds start at most every GATHER_SECONDS and take
+            # what came meanwhile together; an isolated message is pushed at once.
+            await asyncio.sleep(max(0.0, last_round + GATHER_SECONDS - loop.time()))
+            last_round = loop.time()
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:
