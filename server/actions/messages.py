@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from server.actions import events, intents
+from server.actions import events, intents, reads
 from server.actions.errors import ActionError, Conflict, Forbidden, NotFound
 from server.actions.publishing import publish_event, publish_frames, wake_push
-from server.actions.reads import mark_read
 from server.i18n import N_
 from server.markdown import BodyError, clean_body, render
 from server.models import Audience, Message, Thread, ThreadStatus, User
-from server.queries import thread_for
+from server.queries import message_count_of, thread_for
 
 CLIENT_ID_MAX_CHARS = 64
 
@@ -105,6 +104,8 @@ async def send_message(
             assert recorded.message is not None
             await intents.participate(conn, author.id, thread.id)
             await intents.intend(conn, intents.REPLY, thread.id, author.id, recorded.message.id)
+            # Whoever writes has read the thread, whether from the socket, a form or the API.
+            read_moved = await reads.advance(conn, author, recorded.thread)
     except IntegrityError:
         # A retry: the (author, client_id) constraint refused a second copy, the whole
         # transaction rolled back, and the stored message is the answer to both.
@@ -116,8 +117,8 @@ async def send_message(
     await publish_event(recorded.live())
     await publish_frames("list", recorded.list_notice())
     wake_push()
-    # Whoever writes has read the thread, whether from the socket, a form or the API.
-    await mark_read(author, recorded.thread)
+    if read_moved:
+        await reads.announce(author, recorded.thread, message_count_of(recorded.thread, author))
     return recorded.message, True
 
 
