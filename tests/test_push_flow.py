@@ -887,3 +887,51 @@ async def test_replies_nobody_has_a_device_for_leave_nothing_queued(queue: Queue
     await q.run()
     [push] = await q.got(phone)
     assert push.json()["body"].startswith("Jan Petersen (staff) mentioned you")
+
+
+# -- the worker's process ---------------------------------------------------------------------
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # exited, waiting for its parent to collect it
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_the_push_worker_child_runs_niced_beside_the_server_and_ends_with_it(
+    how: str, tmp_path: Path
+) -> None:
+    server = LiveServer(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
+    server.run_cli("migrate")
+    server.start()
+    try:
+        assert server.proc is not None
+        [child] = children_of(server.proc.pid)  # /healthz answers once the worker is ready
+        command = Path(f"/proc/{child}/cmdline").read_text().split("\0")
+        assert command[-3:-1] == ["push-worker", "--wake-pipe"], command
+        nice = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[16])
+        assert nice == 10, "push work must yield the CPU to live chat"
+        if how == "killed":
+            server.proc.kill()  # no shutdown code runs: the closed pipe must stop the child
+            server.proc.wait()
+        else:
+            server.stop()
+        assert gone_within(child, 10), f"the push worker outlived a {how} server"
+    finally:
+        server.stop()
