@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import time
 from dataclasses import dataclass
@@ -17,19 +16,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import aiohttp
-import nh3
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from push import sender
+from push.compose import compose
 from push.endpoints import EndpointRefused, check_resolves_public, check_shape
 from push.payloads import DELIVERY, SHORTENED_BODY_CHARS, Notification
 from push.recipients import Candidate, candidates, first_wanted
 from push.vapid import VapidKeys
 from server import sql
-from server.i18n import gettext_for
 from server.models import (
     FollowState,
     Message,
@@ -38,11 +36,8 @@ from server.models import (
     PushJob,
     PushJobState,
     PushSubscription,
-    ReadState,
-    Thread,
     User,
 )
-from server.queries import message_count_of, messages_visible_to, thread_rows, visible_to
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +49,6 @@ MAX_ATTEMPTS = 8  # with backoff doubling from 5 s this gives up after about 20 
 BACKOFF_FIRST_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 15 * 60
 BATCH = 100  # jobs fetched per round
-UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; older ones count
 # Which newer jobs for the same thread and device cover a job: a newer reply or mention
 # covers a reply (its body counts the unread replies); only a newer mention covers a mention,
 # so a mention is never downgraded to a normal-urgency reply.
@@ -366,7 +360,7 @@ class PushWorker:
         ):
             self._finish(job, PushJobState.DONE, "merged")
             return None
-        note = await self.compose(job, user)
+        note = await compose(job, user)
         if isinstance(note, str):
             self._finish(job, PushJobState.DONE, "skipped: " + note)
             return None
@@ -376,65 +370,6 @@ class PushWorker:
         if await older.exists():  # rare (waiting to retry): read first, write only then
             await older.update(state=PushJobState.DONE, outcome="merged")
         return device, note
-
-    async def compose(self, job: PushJob, user: User) -> Notification | str:
-        """Build the notification, or say why none is due any more."""
-        language = user.language or "en"
-        _ = gettext_for(language).gettext
-        if job.kind == "test":
-            return Notification(
-                "test", "Dreiklang", _("Notifications work on this device."), "/settings",
-                "test", 0,
-            )  # fmt: skip
-        thread = await Thread.get_or_none(id=job.thread_id)
-        if thread is None or not visible_to(user, thread):
-            return "not visible"
-        message = None
-        if job.message_id is not None:
-            message = await Message.get_or_none(id=job.message_id).prefetch_related("author")
-            if message is None or not visible_to(user, thread, message):
-                return "deleted or not visible"
-        url = f"/threads/{thread.id}"
-        if job.kind in ("reply", "mention"):
-            read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
-            unread = message_count_of(thread, user) - (read.read_messages if read else 0)
-            if unread <= 0:
-                return "already read"
-            if unread > 1:
-                unread = await self._unread_from_others(user, thread, unread)
-            assert message is not None
-            url += f"#msg-{message.id}"
-            # Plain text for the lock screen: strip the tags, then undo the escaping ("&amp;").
-            text = html.unescape(nh3.clean(message.html, tags=set())).strip()
-            author = message.author.display_name
-            if message.author.is_staff:
-                author += f" ({_('staff')})"
-            if job.kind == "mention":
-                body = _("{name} mentioned you: {text}").format(name=author, text=text)
-            elif unread > 1:
-                body = _("{count} new replies, the latest from {name}: {text}").format(
-                    count=unread, name=author, text=text
-                )
-            else:
-                body = f"{author}: {text}"
-        elif job.kind == "status":
-            body = _("Status: {status}").format(status=_(thread.status.value.capitalize()))
-        else:
-            body = _("Something needs a moderator.")
-        badge = sum(row.unread for row in await thread_rows(user))
-        return Notification(job.kind, thread.title, body, url, f"thread-{thread.id}", badge)
-
-    async def _unread_from_others(self, user: User, thread: Thread, unread: int) -> int:
-        """Leave the recipient's own messages out of "N new replies": sending from the API or
-        another client marks nothing read, yet one's own words are no news."""
-        newest = (
-            await messages_visible_to(user, thread)
-            .order_by("-seq")
-            .limit(min(unread, UNREAD_SCAN))
-            .values("author_id")
-        )
-        own = sum(1 for row in newest if row["author_id"] == user.id)
-        return max(1, unread - own)
 
     async def deliver(self, job: PushJob, device: PushSubscription, note: Notification) -> None:
         config = self.config

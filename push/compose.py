@@ -1,0 +1,75 @@
+"""What a push says: compose a job's notification at send time, or say why none is due."""
+
+from __future__ import annotations
+
+import html
+
+import nh3
+
+from push.payloads import Notification
+from server.i18n import gettext_for
+from server.models import Message, PushJob, ReadState, Thread, User
+from server.queries import message_count_of, messages_visible_to, thread_rows, visible_to
+
+UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; older ones count
+
+
+async def compose(job: PushJob, user: User) -> Notification | str:
+    """Build the notification, or say why none is due any more."""
+    language = user.language or "en"
+    _ = gettext_for(language).gettext
+    if job.kind == "test":
+        return Notification(
+            "test", "Dreiklang", _("Notifications work on this device."), "/settings",
+            "test", 0,
+        )  # fmt: skip
+    thread = await Thread.get_or_none(id=job.thread_id)
+    if thread is None or not visible_to(user, thread):
+        return "not visible"
+    message = None
+    if job.message_id is not None:
+        message = await Message.get_or_none(id=job.message_id).prefetch_related("author")
+        if message is None or not visible_to(user, thread, message):
+            return "deleted or not visible"
+    url = f"/threads/{thread.id}"
+    if job.kind in ("reply", "mention"):
+        read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
+        unread = message_count_of(thread, user) - (read.read_messages if read else 0)
+        if unread <= 0:
+            return "already read"
+        if unread > 1:
+            unread = await _unread_from_others(user, thread, unread)
+        assert message is not None
+        url += f"#msg-{message.id}"
+        # Plain text for the lock screen: strip the tags, then undo the escaping ("&amp;").
+        text = html.unescape(nh3.clean(message.html, tags=set())).strip()
+        author = message.author.display_name
+        if message.author.is_staff:
+            author += f" ({_('staff')})"
+        if job.kind == "mention":
+            body = _("{name} mentioned you: {text}").format(name=author, text=text)
+        elif unread > 1:
+            body = _("{count} new replies, the latest from {name}: {text}").format(
+                count=unread, name=author, text=text
+            )
+        else:
+            body = f"{author}: {text}"
+    elif job.kind == "status":
+        body = _("Status: {status}").format(status=_(thread.status.value.capitalize()))
+    else:
+        body = _("Something needs a moderator.")
+    badge = sum(row.unread for row in await thread_rows(user))
+    return Notification(job.kind, thread.title, body, url, f"thread-{thread.id}", badge)
+
+
+async def _unread_from_others(user: User, thread: Thread, unread: int) -> int:
+    """Leave the recipient's own messages out of "N new replies": sending from the API or
+    another client marks nothing read, yet one's own words are no news."""
+    newest = (
+        await messages_visible_to(user, thread)
+        .order_by("-seq")
+        .limit(min(unread, UNREAD_SCAN))
+        .values("author_id")
+    )
+    own = sum(1 for row in newest if row["author_id"] == user.id)
+    return max(1, unread - own)
