@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 NICE = 10  # below the server: a busy core serves live chat first
 START_SECONDS = 60.0
+RESTART_SECONDS = 1.0
 STOP_SECONDS = 5.0
 READY = b"push worker ready"
 
@@ -49,15 +50,28 @@ def child_environment(settings: Settings) -> dict[str, str]:
 
 
 class PushProcess:
-    """Starts, wakes and stops the child process that runs the push worker."""
+    """Starts, wakes, restarts and stops the child process that runs the push worker."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.proc: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start the child and wait until it works the queue (its first line on stdout), so
-        a server that answers /healthz has its worker running too."""
+        """Start the child and wait until it works the queue, so a server that answers
+        /healthz has its worker running too; restart it whenever it dies."""
+        await self._spawn()
+        self._watch = asyncio.create_task(self._keep_running(), name="push-process")
+
+    async def _keep_running(self) -> None:
+        while self.proc is not None:
+            status = await self.proc.wait()
+            log.error("the push worker exited (status %s); starting it again", status)
+            await asyncio.sleep(RESTART_SECONDS)  # a worker that cannot start must not spin
+            await self._spawn()
+
+    async def _spawn(self) -> None:
+        """Start the child; wait for its first line on stdout, which says it works."""
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "server.cli", "push-worker", "--wake-pipe",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -80,6 +94,10 @@ class PushProcess:
                 stdin.write(b"!")
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         proc, self.proc = self.proc, None
         if proc is None or proc.returncode is not None:
             return

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -933,5 +935,29 @@ def test_the_push_worker_child_runs_niced_beside_the_server_and_ends_with_it(
         else:
             server.stop()
         assert gone_within(child, 10), f"the push worker outlived a {how} server"
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_push_worker_that_dies_is_started_again(tmp_path: Path) -> None:
+    server = LiveServer(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
+    server.run_cli("migrate")
+    server.start()
+    try:
+        assert server.proc is not None
+        [first] = children_of(server.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        assert gone_within(first, 10)
+        deadline, again = time.monotonic() + 30, []
+        while time.monotonic() < deadline and not again:
+            again = [
+                c for c in children_of(server.proc.pid) if c != first and not gone_within(c, 0)
+            ]
+            time.sleep(0.2)
+        assert again, "no new push worker"
+        command = Path(f"/proc/{again[0]}/cmdline").read_text().split("\0")
+        assert "push-worker" in command
+        assert "the push worker exited" in server.log_text()
     finally:
         server.stop()
