@@ -32,8 +32,9 @@ import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
+from push.expansion import INTENT_MAX_AGE_SECONDS
 from push.vapid import VapidKeys, load_or_create
-from push.worker import INTENT_MAX_AGE_SECONDS, PushConfig, PushWorker
+from push.worker import PushConfig, PushWorker
 from server.actions import publishing
 from server.actions.accounts import create_user
 from server.actions.messages import delete_message, send_message
@@ -914,50 +915,50 @@ def gone_within(pid: int, seconds: float) -> bool:
     return False
 
 
+@pytest.fixture
+def bare_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A live server on an empty database, with its push worker child (stopped at the end)."""
+    server = LiveServer(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
+    server.run_cli("migrate")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("how", ["stopped", "killed"])
 def test_the_push_worker_child_runs_niced_beside_the_server_and_ends_with_it(
-    how: str, tmp_path: Path
+    how: str, bare_server: LiveServer
 ) -> None:
-    server = LiveServer(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
-    server.run_cli("migrate")
-    server.start()
-    try:
-        assert server.proc is not None
-        [child] = children_of(server.proc.pid)  # /healthz answers once the worker is ready
-        command = Path(f"/proc/{child}/cmdline").read_text().split("\0")
-        assert command[-3:-1] == ["push-worker", "--wake-pipe"], command
-        nice = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[16])
-        assert nice == 10, "push work must yield the CPU to live chat"
-        if how == "killed":
-            server.proc.kill()  # no shutdown code runs: the closed pipe must stop the child
-            server.proc.wait()
-        else:
-            server.stop()
-        assert gone_within(child, 10), f"the push worker outlived a {how} server"
-    finally:
+    server = bare_server
+    assert server.proc is not None
+    [child] = children_of(server.proc.pid)  # /healthz answers once the worker is ready
+    command = Path(f"/proc/{child}/cmdline").read_text().split("\0")
+    assert command[-3:-1] == ["push-worker", "--wake-pipe"], command
+    nice = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    assert nice == 10, "push work must yield the CPU to live chat"
+    if how == "killed":
+        server.proc.kill()  # no shutdown code runs: the closed pipe must stop the child
+        server.proc.wait()
+    else:
         server.stop()
+    assert gone_within(child, 10), f"the push worker outlived a {how} server"
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_a_push_worker_that_dies_is_started_again(tmp_path: Path) -> None:
-    server = LiveServer(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
-    server.run_cli("migrate")
-    server.start()
-    try:
-        assert server.proc is not None
-        [first] = children_of(server.proc.pid)
-        os.kill(first, signal.SIGKILL)
-        assert gone_within(first, 10)
-        deadline, again = time.monotonic() + 30, []
-        while time.monotonic() < deadline and not again:
-            again = [
-                c for c in children_of(server.proc.pid) if c != first and not gone_within(c, 0)
-            ]
-            time.sleep(0.2)
-        assert again, "no new push worker"
-        command = Path(f"/proc/{again[0]}/cmdline").read_text().split("\0")
-        assert "push-worker" in command
-        assert "the push worker exited" in server.log_text()
-    finally:
-        server.stop()
+def test_a_push_worker_that_dies_is_started_again(bare_server: LiveServer) -> None:
+    server = bare_server
+    assert server.proc is not None
+    [first] = children_of(server.proc.pid)
+    os.kill(first, signal.SIGKILL)
+    assert gone_within(first, 10)
+    deadline, again = time.monotonic() + 30, []
+    while time.monotonic() < deadline and not again:
+        again = [c for c in children_of(server.proc.pid) if c != first]
+        time.sleep(0.2)
+    assert again, "no new push worker"
+    command = Path(f"/proc/{again[0]}/cmdline").read_text().split("\0")
+    assert "push-worker" in command
+    assert "the push worker exited" in server.log_text()
