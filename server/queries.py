@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -48,9 +48,14 @@ def threads_visible_to(user: User) -> QuerySet[Thread]:
     return Thread.filter(visibility=Visibility.PUBLIC)
 
 
+def is_id(value: object) -> TypeGuard[str]:
+    """Tell whether a value from a request could be one of our ids (else no row has it)."""
+    return isinstance(value, str) and 0 < len(value) <= ID_MAX_CHARS
+
+
 async def thread_for(user: User, thread_id: object) -> Thread | None:
     """Return a thread if it exists and the user may see it; None hides both cases alike."""
-    if not isinstance(thread_id, str) or not thread_id or len(thread_id) > ID_MAX_CHARS:
+    if not is_id(thread_id):
         return None
     return await threads_visible_to(user).get_or_none(id=thread_id)
 
@@ -65,7 +70,7 @@ def messages_visible_to(user: User, thread: Thread) -> QuerySet[Message]:
 
 async def message_for(user: User, message_id: object) -> Message | None:
     """Return a message the user may see, with its thread, or None."""
-    if not isinstance(message_id, str) or not message_id or len(message_id) > ID_MAX_CHARS:
+    if not is_id(message_id):
         return None
     msg = await Message.get_or_none(id=message_id).prefetch_related("thread", "author")
     if msg is None:

@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from server import sql
 from server.actions import events, intents, reads
 from server.actions.errors import ActionError, Conflict, Forbidden, NotFound
-from server.actions.publishing import publish_event, publish_frames, wake_push
+from server.actions.publishing import publish_event, publish_frames, viewers, wake_push
 from server.i18n import N_
 from server.markdown import BodyError, clean_body, render
-from server.models import Audience, Message, Thread, ThreadStatus, User
-from server.queries import message_count_of, thread_for
+from server.models import Audience, Message, Thread, User, new_id
+from server.queries import is_id, message_count_of, thread_for
+from server.txscript import run_transaction
 
 CLIENT_ID_MAX_CHARS = 64
 
@@ -54,11 +56,11 @@ def audience_of(value: object) -> Audience:
     )
 
 
-async def _existing(author: User, client_id: str, thread: Thread) -> Message | None:
+async def _existing(author: User, client_id: str, thread_id: str) -> Message | None:
     found = await Message.get_or_none(author_id=author.id, client_id=client_id).prefetch_related(
         "author"
     )
-    if found is not None and found.thread_id != thread.id:
+    if found is not None and found.thread_id != thread_id:
         raise Conflict(
             N_("client_id {client_id!r} was already used for another thread"), client_id=client_id
         )
@@ -73,53 +75,60 @@ async def send_message(
     audience: Audience = Audience.ALL,
 ) -> tuple[Message, bool]:
     """Store a message once per (author, client_id); return it and whether it is new."""
-    thread = await thread_for(author, thread_id)
-    if thread is None:
+    if not is_id(thread_id):
         raise NotFound()
     cid = clean_client_id(client_id)
     text = checked_body(body)
     if audience == Audience.STAFF and not author.is_staff:
+        if await thread_for(author, thread_id) is None:
+            raise NotFound()  # as for any thread they cannot see
         raise Forbidden(N_("only staff can write staff notes"))
-    if thread.status == ThreadStatus.CLOSED and not author.is_staff:
-        raise Forbidden(N_("this thread is closed"))
-    html = render(text)
-
-    async def create(seq: int) -> Message:
-        return await Message.create(
-            thread_id=thread.id,
-            author=author,
-            client_id=cid,
-            seq=seq,
-            audience=audience,
-            body=text,
-            html=html,
-            using_db=conn,
-        )
-
+    new = sql.NewMessage(
+        id=new_id(),
+        thread_id=thread_id,
+        author_id=author.id,
+        author_is_staff=author.is_staff,
+        client_id=cid,
+        public=audience == Audience.ALL,
+        body=text,
+        html=render(text),
+        event_name=events.MESSAGE_CREATED,
+        intent_kind=intents.REPLY,
+        viewers=" ".join(sorted(viewers(thread_id))),
+        now=datetime.now(UTC),
+    )
     try:
-        async with in_transaction() as conn:
-            recorded = await events.record(
-                conn, thread, events.MESSAGE_CREATED, audience, create_message=create
-            )
-            assert recorded.message is not None
-            await intents.participate(conn, author.id, thread.id)
-            await intents.intend(conn, intents.REPLY, thread.id, author.id, recorded.message.id)
-            # Whoever writes has read the thread, whether from the socket, a form or the API.
-            read_moved = await reads.advance(conn, author, recorded.thread)
+        # One transaction, one script: the visibility check rides on the thread's UPDATE.
+        sent = await run_transaction(sql.send_script(new))
     except IntegrityError:
         # A retry: the (author, client_id) constraint refused a second copy, the whole
         # transaction rolled back, and the stored message is the answer to both.
-        found = await _existing(author, cid, thread)
+        found = await _existing(author, cid, thread_id)
         if found is None:
             raise
         return found, False
-    assert recorded.message is not None
+    if sent is None:
+        # Nothing was written. Tell the two reasons apart only to someone who may see it.
+        if await thread_for(author, thread_id) is None:
+            raise NotFound()
+        raise Forbidden(N_("this thread is closed"))
+    thread = Thread._init_from_db(**sent.thread)
+    message = Message._init_from_db(
+        id=new.id, thread_id=thread.id, author_id=author.id, client_id=cid,
+        seq=thread.staff_seq, audience=audience, body=text, html=new.html,
+        created_at=new.now, edited_at=None, deleted_at=None,
+    )  # fmt: skip
+    message.author = author
+    recorded = events.Recorded(
+        events.MESSAGE_CREATED, thread, audience, thread.staff_seq,
+        thread.public_seq if new.public else None, message,
+    )  # fmt: skip
     await publish_event(recorded.live())
     await publish_frames("list", recorded.list_notice())
     wake_push()
-    if read_moved:
-        await reads.announce(author, recorded.thread, message_count_of(recorded.thread, author))
-    return recorded.message, True
+    if sent.read_moved:
+        await reads.announce(author, thread, message_count_of(thread, author))
+    return message, True
 
 
 async def _own_message(actor: User, message_id: object) -> Message:

@@ -1,0 +1,139 @@
+"""Transactions written as scripts (server/txscript.py), on SQLite and PostgreSQL: all of a
+script commits or none of it, database errors come out as tortoise's, and the connection is
+shared safely with ORM transactions running at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from server.actions.accounts import create_user
+from server.actions.errors import Forbidden, NotFound
+from server.actions.messages import send_message
+from server.actions.threads import start_thread, update_thread
+from server.db import close_database, migrate, open_database
+from server.models import Event, Message, Role, Thread, User
+from server.txscript import Rows, Script, dialect_sql, run_in, run_transaction
+from tests.conftest import PASSWORD, make_settings
+
+
+@pytest.fixture
+async def people(
+    database_url: str, tmp_path: Path, fast_passwords: None
+) -> AsyncIterator[dict[str, User]]:
+    settings = make_settings(database_url, tmp_path)
+    await migrate(settings)
+    await open_database(settings)
+    try:
+        yield {
+            "weber": await create_user("weber@example.org", "Gisela Weber", PASSWORD,
+                                       Role.CUSTOMER, ""),
+            "jan": await create_user("jan@nordlicht.example", "Jan Petersen", PASSWORD,
+                                     Role.EMPLOYEE, "Field service"),
+        }  # fmt: skip
+    finally:
+        await close_database()
+
+
+def retitle(thread_id: str, titles: list[str], fail_after: int | None = None) -> Script[Rows]:
+    """Set the title once per entry, reading each back; raise after `fail_after` of them."""
+    rows: Rows = []
+    for done, title in enumerate(titles):
+        if done == fail_after:
+            raise RuntimeError("the script gave up")
+        rows = yield (
+            "UPDATE threads SET title = ? WHERE id = ? RETURNING title",
+            [title, thread_id],
+        )
+    return rows
+
+
+def test_placeholders_are_numbered_for_postgresql_only() -> None:
+    class Conn:
+        def __init__(self, dialect: str) -> None:
+            self.capabilities = type("Caps", (), {"dialect": dialect})()
+
+    sql = "UPDATE t SET a = ?, b = ? WHERE id IN (?, ?)"
+    assert dialect_sql(Conn("postgres"), sql) == "UPDATE t SET a = $1, b = $2 WHERE id IN ($3, $4)"  # type: ignore[arg-type]
+    assert dialect_sql(Conn("sqlite"), sql) == sql  # type: ignore[arg-type]
+
+
+async def test_a_script_returns_what_its_last_statement_read(people: dict[str, User]) -> None:
+    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+    assert await run_transaction(retitle(thread.id, ["One", "Two"])) == [{"title": "Two"}]
+    assert (await Thread.get(id=thread.id)).title == "Two"
+
+
+async def test_a_script_that_fails_half_way_leaves_nothing_behind(people: dict[str, User]) -> None:
+    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+    with pytest.raises(RuntimeError, match="gave up"):
+        await run_transaction(retitle(thread.id, ["One", "Two"], fail_after=1))
+    assert (await Thread.get(id=thread.id)).title == "Meter"
+    # The connection is free again for the next transaction, script or ORM.
+    await run_transaction(retitle(thread.id, ["Three"]))
+    async with in_transaction() as conn:
+        assert await run_in(conn, retitle(thread.id, ["Four"])) == [{"title": "Four"}]
+    assert (await Thread.get(id=thread.id)).title == "Four"
+
+
+async def test_a_constraint_error_comes_out_as_tortoises_and_rolls_back(
+    people: dict[str, User],
+) -> None:
+    thread, first, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+
+    def clash() -> Script[None]:
+        yield ("UPDATE threads SET title = ? WHERE id = ?", ["Changed", thread.id])
+        yield (  # the message's id again
+            "INSERT INTO messages (id, thread_id, author_id, client_id, seq, audience, body, "
+            "html, created_at) SELECT id, thread_id, author_id, 'other', seq, audience, body, "
+            "html, created_at FROM messages WHERE id = ?",
+            [first.id],
+        )
+
+    with pytest.raises(IntegrityError):
+        await run_transaction(clash())
+    assert (await Thread.get(id=thread.id)).title == "Meter"
+    assert await Message.filter(thread_id=thread.id).count() == 1
+
+
+async def test_concurrent_sends_and_orm_transactions_number_every_event_once(
+    people: dict[str, User],
+) -> None:
+    weber, jan = people["weber"], people["jan"]
+    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    sends = [send_message(jan if i % 2 else weber, thread.id, f"m{i}", f"x{i}") for i in range(20)]
+    edits = [update_thread(jan, thread.id, title=f"Meter {i}") for i in range(10)]
+    await asyncio.gather(*sends, *edits)
+    stored = await Thread.get(id=thread.id)
+    assert stored.staff_seq == 31 and stored.staff_messages == 21
+    seqs = sorted(await Event.filter(thread_id=thread.id).values_list("staff_seq", flat=True))
+    assert seqs == list(range(1, 32))
+    positions = await Message.filter(thread_id=thread.id).values_list("seq", flat=True)
+    assert len(set(positions)) == 21
+
+
+async def test_a_customer_cannot_write_into_a_closed_or_an_internal_thread(
+    people: dict[str, User],
+) -> None:
+    weber, jan = people["weber"], people["jan"]
+    public, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    internal, _, _ = await start_thread(jan, "Rota", "Who is on call?", "j-1", "discussion",
+                                        "internal")  # fmt: skip
+    await update_thread(jan, public.id, status="closed")
+    with pytest.raises(Forbidden, match="closed"):
+        await send_message(weber, public.id, "Still broken", "c-2")
+    with pytest.raises(NotFound):
+        await send_message(weber, internal.id, "Let me in", "c-3")
+    with pytest.raises(NotFound):
+        await send_message(weber, "no-such-thread", "Hello?", "c-4")
+    # Nothing was counted or stored for the refused sends; staff may still write.
+    assert (await Thread.get(id=public.id)).staff_seq == 2
+    assert (await Thread.get(id=internal.id)).staff_seq == 1
+    assert await Message.filter(author_id=weber.id).count() == 1
+    message, created = await send_message(jan, public.id, "Closing note", "j-2")
+    assert created and message.seq == 3
