@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
-from push.recipients import Candidate, candidates, first_wanted
+from push.recipients import Candidate, candidates, first_wanted, mention_names, mention_query
 from server import sql
 from server.models import (
     FollowState,
@@ -25,6 +25,7 @@ from server.models import (
     PushJob,
     PushJobState,
     PushSubscription,
+    User,
 )
 
 LEASE_SECONDS = 60  # a claimed job not finished by then (process died) is tried again
@@ -123,8 +124,17 @@ class IntentExpansion:
         if any(i.kind not in ("reply", "status") for i in pending):
             return True
         messages = [i.message_id for i in pending if i.message_id is not None]
-        if messages and await Message.filter(id__in=messages, body__contains="@").exists():
-            return True  # a possible mention
+        if messages:
+            maybe = Message.filter(id__in=messages, body__contains="@").values_list("body")
+            names = set().union(*(mention_names(body) for (body,) in await maybe))
+            people = await mention_query(names)
+            if (
+                people is not None
+                and await PushSubscription.filter(
+                    user_id__in=Subquery(User.filter(people).values("id"))
+                ).exists()
+            ):
+                return True  # someone mentioned has a device
         return await PushSubscription.filter(
             user__follows__thread_id__in=list({i.thread_id for i in pending}),
             user__follows__state=FollowState.FOLLOWING,

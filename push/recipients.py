@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tortoise.expressions import Q
+
 from server.models import (
     Follow,
     FollowState,
@@ -32,20 +34,30 @@ def team_handle(team: str) -> str:
     return "-".join(team.lower().split())
 
 
+def mention_names(text: str) -> set[str]:
+    """Return the @names a text mentions, lowercased (handles or team handles)."""
+    return {m.lower().rstrip("._-") for m in MENTION_RE.findall(text)}
+
+
+async def mention_query(names: set[str]) -> Q | None:
+    """Return a filter on users for these @names (by handle or team), None when none can
+    match; two queries at most, and no staff list built as models."""
+    if not names:
+        return None
+    query = Q(*[Q(email__istartswith=name + "@") for name in names], join_type="OR")
+    staff_teams = User.exclude(role=Role.CUSTOMER).exclude(team="").distinct()
+    teams = [
+        team for (team,) in await staff_teams.values_list("team") if team_handle(team) in names
+    ]
+    if teams:
+        query |= Q(team__in=teams) & ~Q(role=Role.CUSTOMER)
+    return query
+
+
 async def mentioned(message: Message) -> list[User]:
     """Return the users a message mentions, by @handle or @team."""
-    names = {m.lower().rstrip("._-") for m in MENTION_RE.findall(message.body)}
-    if not names:
-        return []
-    found: dict[str, User] = {}
-    staff = await User.exclude(role=Role.CUSTOMER)
-    for user in staff:
-        if user.team and team_handle(user.team) in names:
-            found[user.id] = user
-    for name in names:
-        for user in await User.filter(email__istartswith=name + "@"):
-            found[user.id] = user
-    return list(found.values())
+    query = await mention_query(mention_names(message.body))
+    return [] if query is None else await User.filter(query)
 
 
 @dataclass(frozen=True, slots=True)

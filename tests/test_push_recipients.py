@@ -407,3 +407,19 @@ async def test_quiet_hours_hold_back_a_reply_but_let_a_mention_through_when_allo
     await save_preferences(people["weber"], always)  # mentions held back as well
     await reply(people["jan"], thread, "@weber another one")
     assert await jobs_after_expanding(db) == {}
+
+
+async def test_a_batch_whose_mentions_reach_no_device_is_dropped_and_one_that_does_is_kept(
+    db: Settings, people: dict[str, User]
+) -> None:
+    thread = await thread_by(people["weber"])
+    await with_device(db, people["jana"])  # neither follows the thread
+    await jobs_after_expanding(db)
+    # "@ts" and "@mira" are mentions, but of nobody or nobody with a device: the cheap check
+    # drops the batch without working out each intent's recipients.
+    await reply(people["tom"], thread, "Sent @ts=1700000000, cc @mira")
+    assert await jobs_after_expanding(db) == {}
+    assert await NotificationIntent.all().count() == 0
+    await reply(people["tom"], thread, "Could @field-service look?")  # a team handle
+    await reply(people["tom"], thread, "Or @jana alone")
+    assert await jobs_after_expanding(db) == {"jana": {"mention"}}
