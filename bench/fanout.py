@@ -371,7 +371,7 @@ def measure(server: Server, n: int, opts: Options, clients: Clients) -> dict[str
     spy = start_py_spy(opts, pid, f"{server.kind}-{n}")
     load_before = os.getloadavg()[0]
     machine_before, self_before = machine_busy_seconds(), loadclient.process_cpu_seconds()
-    cpu_before = tree_cpu_seconds(pid)
+    cpu_before, own_before = tree_cpu_seconds(pid), proc_cpu_seconds(pid)
     run_id = secrets.token_hex(4)
     sent: SendResult = asyncio.run(
         loadclient.run_sender(
@@ -379,7 +379,7 @@ def measure(server: Server, n: int, opts: Options, clients: Clients) -> dict[str
         )
     )
     tallies: list[Tally] = clients.collect(timeout=worker_timeout + 30)
-    cpu_after = tree_cpu_seconds(pid)
+    cpu_after, own_after = tree_cpu_seconds(pid), proc_cpu_seconds(pid)
     machine_after, self_after = machine_busy_seconds(), loadclient.process_cpu_seconds()
     wall = max(1e-9, time.time() - sent.first_sent)
     load_after = os.getloadavg()[0]
@@ -436,6 +436,8 @@ def measure(server: Server, n: int, opts: Options, clients: Clients) -> dict[str
         "latency_p99_ms": round(percentile(lat_sorted, 0.99) * 1000, 2),
         "latency_max_ms": round((lat_sorted[-1] if lat_sorted else float("nan")) * 1000, 2),
         "server_cpu_seconds": round(server_cpu, 2),
+        # of which its child processes (Dreiklang's push worker)
+        "server_children_cpu_seconds": round(server_cpu - (own_after - own_before), 2),
         "server_cpu_us_per_frame": round(server_cpu / max(1, frames) * 1e6, 2),
         "server_cpu_us_per_event": round(server_cpu / max(1, events) * 1e6, 2),
         "client_cpu_seconds": round(client_cpu, 2),
@@ -478,6 +480,7 @@ def start_py_spy(opts: Options, pid: int, name: str) -> subprocess.Popen[bytes] 
     out = opts.profile_dir / f"{name}.txt"
     return subprocess.Popen(
         [opts.py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--threads",
+         "--subprocesses",
          "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
