@@ -95,8 +95,13 @@ class IntentExpansion:
         for chunk in chunks(list(by_user)):
             for found in await NotificationSettings.filter(user_id__in=chunk):
                 prefs[found.user_id] = found
-        for intent, readers in planned:
-            started = time.perf_counter()
+        # Newest first: a job a newer intent of this batch queues for the same device and
+        # thread speaks for an older one (MERGES_INTO), so the older one is never written.
+        # A thread busier than its pushes then costs one job per device, not one per reply.
+        # (Jobs queued by earlier batches are settled as merged by _supersede.)
+        newer: dict[tuple[str, str], set[str]] = {}  # (device, thread) -> kinds queued
+        batch: list[tuple[NotificationIntent, list[sql.PushJobRow]]] = []
+        for intent, readers in reversed(planned):
             rows: list[sql.PushJobRow] = []
             saw_it = set(intent.viewers.split())
             for reader, offered in readers:
@@ -111,9 +116,17 @@ class IntentExpansion:
                     d for d, added in by_user.get(reader.id, []) if added <= intent.created_at
                 ]
                 kind = first_wanted(prefs.get(reader.id), kinds, moment) if devices else None
-                if kind is not None:
-                    rows += [(device_id, reader.id, kind, intent.thread_id, intent.message_id)
-                             for device_id in devices]  # fmt: skip
+                if kind is None:
+                    continue
+                for device_id in devices:
+                    queued = newer.setdefault((device_id, intent.thread_id), set())
+                    if not queued.intersection(MERGES_INTO.get(kind, ())):
+                        queued.add(kind)
+                        rows.append((device_id, reader.id, kind, intent.thread_id,
+                                     intent.message_id))  # fmt: skip
+            batch.append((intent, rows))
+        for intent, rows in reversed(batch):  # in the order they happened
+            started = time.perf_counter()
             await self._queue(intent, rows, moment)
             await self._yield(started)
         return len(pending)
