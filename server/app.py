@@ -9,6 +9,7 @@ from typing import Any
 from asgi_csrf import asgi_csrf
 from brotli_asgi import BrotliMiddleware
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -19,17 +20,32 @@ from push.vapid import load_or_create
 from push.worker import PushConfig, PushWorker
 from server import templating
 from server.actions import publishing
-from server.actions.errors import NotFound
+from server.actions.errors import NotFound, TooLarge
 from server.db import close_database, open_database
 from server.i18n import N_
 from server.live import make_fanout
 from server.ratelimit import LoginLimiter
 from server.routes import routes
 from server.settings import Settings, load_settings
-from server.views.common import error_page
+from server.views.common import error_page, json_error
 
 SESSION_DAYS = 30  # a field technician should not sign in again every week
 MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
+
+
+def declared_length(scope: Any) -> int:
+    """Return a request's Content-Length (0 when it has none or it is not a number)."""
+    value = Headers(scope=scope).get("content-length", "")
+    return int(value) if value.isdigit() else 0
+
+
+def too_large_response(request: Request) -> Response:
+    """Refuse a request body over MAX_BODY_BYTES: API clients get the JSON error envelope,
+    people an error page or htmx fragment in their browser's language."""
+    error = TooLarge(MAX_BODY_BYTES // 1024)
+    if request.url.path.startswith("/api/"):
+        return json_error(error.status, error.code, error.message)
+    return error_page(request, None, error)
 
 
 def create_app(settings: Settings | None = None) -> Any:
@@ -70,6 +86,9 @@ def create_app(settings: Settings | None = None) -> Any:
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_page(request, None, NotFound(N_("page not found")))
 
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return too_large_response(request)  # a body without Content-Length that grew too long
+
     app = Starlette(
         debug=settings.debug,
         routes=routes(),
@@ -84,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Any:
                 https_only=settings.https_cookies,
             ),
         ],
-        exception_handlers={404: not_found},
+        exception_handlers={404: not_found, 413: too_large},
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
     )
@@ -110,6 +129,12 @@ def create_app(settings: Settings | None = None) -> Any:
     async def outer(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             scope["dreiklang.raw_send"] = send
+        elif scope["type"] == "http" and declared_length(scope) > MAX_BODY_BYTES:
+            # Refuse before anything reads the body: the CSRF check reads a form's body first.
+            # (Starlette's limit would answer too, but only in plain text.)
+            scope["app"] = app  # what Starlette would set, for the error page's template
+            await too_large_response(Request(scope))(scope, receive, send)
+            return
         await inner(scope, receive, send)
 
     return outer

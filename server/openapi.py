@@ -22,6 +22,7 @@ ERRORS = {
     "400": _json(_ref("Error"), "Bad input; nothing was written"),
     "401": _json(_ref("Error"), "Not signed in"),
     "404": _json(_ref("Error"), "Not found, or not visible to you"),
+    "413": _json(_ref("Error"), "The request body is over 256 KiB (code too_large)"),
 }
 THREAD_ID = {"name": "thread_id", "in": "path", "required": True, "schema": {"type": "string"}}
 MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}

@@ -453,7 +453,8 @@ def test_a_request_body_over_the_limit_is_refused_and_writes_nothing(
     r = client.post(
         "/api/v1/threads", content=huge, headers={**staff, "Content-Type": "application/json"}
     )
-    assert r.status_code == 413
+    assert_error(r, 413, "too_large")
+    assert r.json()["error"]["message"] == "the request is larger than 256 KiB"
     assert snapshot(client) == before
 
 

@@ -177,6 +177,44 @@ def test_an_english_user_sending_an_empty_message_reads_the_error_in_english(
     assert "message is empty" in r.text
 
 
+def test_a_form_over_the_size_limit_is_refused_in_the_browsers_language(
+    client: TestClient,
+) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    thread = new_thread(client)
+    huge = {"body": "x" * (300 * 1024), "client_id": "m-1"}
+    r = client.post(
+        f"/threads/{thread}/messages",
+        data=huge,
+        headers={"HX-Request": "true", "x-csrftoken": csrf_of(client), **GERMAN},
+    )
+    assert r.status_code == 413
+    assert r.headers["HX-Retarget"] == "#form-error"
+    assert r.text == '<p class="error" role="alert">Die Anfrage ist größer als 256 KiB</p>'
+    r = client.post(
+        f"/threads/{thread}/messages",
+        data={**huge, "csrftoken": csrf_of(client)},
+        headers=ENGLISH,
+    )
+    assert r.status_code == 413
+    assert '<html lang="en">' in r.text and "the request is larger than 256 KiB" in r.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts as it reads
+        for _ in range(300):
+            yield b"x" * 1024
+
+    r = client.post(
+        f"/threads/{thread}/messages",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true",
+                 "x-csrftoken": csrf_of(client), **GERMAN},
+    )  # fmt: skip
+    assert r.status_code == 413
+    assert "Die Anfrage ist größer als 256 KiB" in r.text
+    r = client.get(f"/threads/{thread}")
+    assert r.text.count('class="msg') == 1, "only the first message is stored"
+
+
 def test_error_pages_speak_the_browsers_language(client: TestClient) -> None:
     signup(client, "tom@example.org", "Tom Becker")
     r = client.get("/threads/nosuchthread", headers=GERMAN)

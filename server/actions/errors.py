@@ -49,3 +49,14 @@ class Conflict(ActionError):
 
     def __init__(self, template: str, /, **params: Any) -> None:
         super().__init__("conflict", template, **params)
+
+
+class TooLarge(ActionError):
+    """A request body over the server's limit: refused before anything was read into memory."""
+
+    status = 413
+
+    def __init__(self, limit_kib: int) -> None:
+        super().__init__(
+            "too_large", N_("the request is larger than {limit:,} KiB"), limit=limit_kib
+        )
