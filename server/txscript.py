@@ -61,7 +61,11 @@ async def run_in(conn: BaseDBAsyncClient, script: Script[T]) -> T:
 
 
 async def run_transaction(script: Script[T], connection: str = "default") -> T:
-    """Run a script as its own transaction on the named connection."""
+    """Run a script as its own transaction on the named connection.
+
+    Not from inside another transaction on that connection: with SQLite it would wait for
+    the lock its own caller holds. (Use run_in with the open transaction instead.)
+    """
     client = get_connection(connection)
     if client.capabilities.dialect != "sqlite":
         async with in_transaction(connection) as conn:
