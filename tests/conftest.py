@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,3 +253,27 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def weber_and_jan(
+    database_url: str, tmp_path: Path, fast_passwords: None
+) -> AsyncIterator[dict[str, Any]]:
+    """An open, migrated database (each configured kind) with a customer and an employee,
+    keyed "weber" and "jan"; for tests of actions without a server."""
+    from server.actions.accounts import create_user
+    from server.db import close_database, migrate, open_database
+    from server.models import Role
+
+    settings = make_settings(database_url, tmp_path)
+    await migrate(settings)
+    await open_database(settings)
+    try:
+        yield {
+            "weber": await create_user("weber@example.org", "Gisela Weber", PASSWORD,
+                                       Role.CUSTOMER, ""),
+            "jan": await create_user("jan@nordlicht.example", "Jan Petersen", PASSWORD,
+                                     Role.EMPLOYEE, "Field service"),
+        }  # fmt: skip
+    finally:
+        await close_database()

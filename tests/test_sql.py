@@ -4,21 +4,17 @@ send is refused by the constraint without leaving half a record behind."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from server import sql
-from server.actions.accounts import create_user
 from server.actions.errors import Conflict
 from server.actions.messages import send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread
-from server.db import close_database, migrate, open_database
 from server.models import (
     Audience,
     Event,
@@ -28,33 +24,15 @@ from server.models import (
     PushJob,
     PushSubscription,
     ReadState,
-    Role,
     Thread,
     User,
 )
-from tests.conftest import PASSWORD, make_settings
 
 
-@pytest.fixture
-async def people(
-    database_url: str, tmp_path: Path, fast_passwords: None
-) -> AsyncIterator[dict[str, User]]:
-    settings = make_settings(database_url, tmp_path)
-    await migrate(settings)
-    await open_database(settings)
-    try:
-        yield {
-            "weber": await create_user("weber@example.org", "Gisela Weber", PASSWORD,
-                                       Role.CUSTOMER, ""),
-            "jan": await create_user("jan@nordlicht.example", "Jan Petersen", PASSWORD,
-                                     Role.EMPLOYEE, "Field service"),
-        }  # fmt: skip
-    finally:
-        await close_database()
-
-
-async def test_bump_thread_returns_the_new_counters_per_audience(people: dict[str, User]) -> None:
-    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+async def test_bump_thread_returns_the_new_counters_per_audience(
+    weber_and_jan: dict[str, User],
+) -> None:
+    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
     moment = datetime.now(UTC)
     async with in_transaction() as conn:
         note = await sql.bump_thread(conn, thread.id, public=False, new_message=True, now=moment)
@@ -68,7 +46,7 @@ async def test_bump_thread_returns_the_new_counters_per_audience(people: dict[st
     assert stored.staff_activity_at >= moment > stored.public_activity_at
 
 
-async def test_bump_thread_of_a_missing_thread_raises(people: dict[str, User]) -> None:
+async def test_bump_thread_of_a_missing_thread_raises(weber_and_jan: dict[str, User]) -> None:
     with pytest.raises(LookupError):
         async with in_transaction() as conn:
             await sql.bump_thread(
@@ -76,9 +54,9 @@ async def test_bump_thread_of_a_missing_thread_raises(people: dict[str, User]) -
             )
 
 
-async def test_a_read_mark_moves_forward_only(people: dict[str, User]) -> None:
-    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
-    conn, user, moment = get_connection("default"), people["jan"].id, datetime.now(UTC)
+async def test_a_read_mark_moves_forward_only(weber_and_jan: dict[str, User]) -> None:
+    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
+    conn, user, moment = get_connection("default"), weber_and_jan["jan"].id, datetime.now(UTC)
     assert await sql.advance_read(conn, user, thread.id, 3, moment) is True  # inserted
     assert await sql.advance_read(conn, user, thread.id, 3, moment) is False  # no change
     assert await sql.advance_read(conn, user, thread.id, 1, moment) is False  # stale tab
@@ -89,9 +67,9 @@ async def test_a_read_mark_moves_forward_only(people: dict[str, User]) -> None:
 
 
 async def test_mark_read_with_an_older_copy_of_the_thread_unreads_nothing(
-    people: dict[str, User],
+    weber_and_jan: dict[str, User],
 ) -> None:
-    weber, jan = people["weber"], people["jan"]
+    weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
     thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
     old_copy = await Thread.get(id=thread.id)
     await send_message(jan, thread.id, "Tuesday", "j-1")
@@ -100,8 +78,10 @@ async def test_mark_read_with_an_older_copy_of_the_thread_unreads_nothing(
     assert (await ReadState.get(user_id=weber.id, thread_id=thread.id)).read_messages == 2
 
 
-async def test_a_retried_send_is_stored_once_and_leaves_no_trace(people: dict[str, User]) -> None:
-    weber, jan = people["weber"], people["jan"]
+async def test_a_retried_send_is_stored_once_and_leaves_no_trace(
+    weber_and_jan: dict[str, User],
+) -> None:
+    weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
     thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
     first, created = await send_message(jan, thread.id, "Tuesday", "j-1")
     again, created_again = await send_message(jan, thread.id, "Tuesday", "j-1")
@@ -115,9 +95,9 @@ async def test_a_retried_send_is_stored_once_and_leaves_no_trace(people: dict[st
 
 
 async def test_a_client_id_reused_in_another_thread_is_a_conflict(
-    people: dict[str, User],
+    weber_and_jan: dict[str, User],
 ) -> None:
-    weber, jan = people["weber"], people["jan"]
+    weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
     one, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
     two, _, _ = await start_thread(weber, "Bill", "Hi", "c-2")
     await send_message(jan, one.id, "Tuesday", "j-1")
@@ -126,8 +106,8 @@ async def test_a_client_id_reused_in_another_thread_is_a_conflict(
     assert (await Thread.get(id=two.id)).staff_seq == 1
 
 
-async def test_writing_keeps_an_existing_mute(people: dict[str, User]) -> None:
-    weber, jan = people["weber"], people["jan"]
+async def test_writing_keeps_an_existing_mute(weber_and_jan: dict[str, User]) -> None:
+    weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
     thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
     await Follow.filter(user_id=weber.id, thread_id=thread.id).update(state=FollowState.MUTED)
     await send_message(weber, thread.id, "Still there?", "c-2")
@@ -136,8 +116,8 @@ async def test_writing_keeps_an_existing_mute(people: dict[str, User]) -> None:
     assert follows == {weber.id: FollowState.MUTED, jan.id: FollowState.FOLLOWING}
 
 
-async def test_a_due_job_is_leased_to_one_claim_only(people: dict[str, User]) -> None:
-    weber = people["weber"]
+async def test_a_due_job_is_leased_to_one_claim_only(weber_and_jan: dict[str, User]) -> None:
+    weber = weber_and_jan["weber"]
     thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
     phone = await PushSubscription.create(
         user=weber, endpoint="https://push.example/a", p256dh="k", auth="a"

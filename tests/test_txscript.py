@@ -5,39 +5,16 @@ shared safely with ORM transactions running at the same time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from server.actions.accounts import create_user
 from server.actions.errors import Forbidden, NotFound
 from server.actions.messages import send_message
 from server.actions.threads import start_thread, update_thread
-from server.db import close_database, migrate, open_database
-from server.models import Event, Message, Role, Thread, User
+from server.models import Event, Message, Thread, User
 from server.txscript import Rows, Script, dialect_sql, run_in, run_transaction
-from tests.conftest import PASSWORD, make_settings
-
-
-@pytest.fixture
-async def people(
-    database_url: str, tmp_path: Path, fast_passwords: None
-) -> AsyncIterator[dict[str, User]]:
-    settings = make_settings(database_url, tmp_path)
-    await migrate(settings)
-    await open_database(settings)
-    try:
-        yield {
-            "weber": await create_user("weber@example.org", "Gisela Weber", PASSWORD,
-                                       Role.CUSTOMER, ""),
-            "jan": await create_user("jan@nordlicht.example", "Jan Petersen", PASSWORD,
-                                     Role.EMPLOYEE, "Field service"),
-        }  # fmt: skip
-    finally:
-        await close_database()
 
 
 def retitle(thread_id: str, titles: list[str], fail_after: int | None = None) -> Script[Rows]:
@@ -63,14 +40,18 @@ def test_placeholders_are_numbered_for_postgresql_only() -> None:
     assert dialect_sql(Conn("sqlite"), sql) == sql  # type: ignore[arg-type]
 
 
-async def test_a_script_returns_what_its_last_statement_read(people: dict[str, User]) -> None:
-    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+async def test_a_script_returns_what_its_last_statement_read(
+    weber_and_jan: dict[str, User],
+) -> None:
+    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
     assert await run_transaction(retitle(thread.id, ["One", "Two"])) == [{"title": "Two"}]
     assert (await Thread.get(id=thread.id)).title == "Two"
 
 
-async def test_a_script_that_fails_half_way_leaves_nothing_behind(people: dict[str, User]) -> None:
-    thread, _, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+async def test_a_script_that_fails_half_way_leaves_nothing_behind(
+    weber_and_jan: dict[str, User],
+) -> None:
+    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
     with pytest.raises(RuntimeError, match="gave up"):
         await run_transaction(retitle(thread.id, ["One", "Two"], fail_after=1))
     assert (await Thread.get(id=thread.id)).title == "Meter"
@@ -82,9 +63,9 @@ async def test_a_script_that_fails_half_way_leaves_nothing_behind(people: dict[s
 
 
 async def test_a_constraint_error_comes_out_as_tortoises_and_rolls_back(
-    people: dict[str, User],
+    weber_and_jan: dict[str, User],
 ) -> None:
-    thread, first, _ = await start_thread(people["weber"], "Meter", "Hello", "c-1")
+    thread, first, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
 
     def clash() -> Script[None]:
         yield ("UPDATE threads SET title = ? WHERE id = ?", ["Changed", thread.id])
@@ -102,9 +83,9 @@ async def test_a_constraint_error_comes_out_as_tortoises_and_rolls_back(
 
 
 async def test_concurrent_sends_and_orm_transactions_number_every_event_once(
-    people: dict[str, User],
+    weber_and_jan: dict[str, User],
 ) -> None:
-    weber, jan = people["weber"], people["jan"]
+    weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
     thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
     sends = [send_message(jan if i % 2 else weber, thread.id, f"m{i}", f"x{i}") for i in range(20)]
     edits = [update_thread(jan, thread.id, title=f"Meter {i}") for i in range(10)]
@@ -118,9 +99,9 @@ async def test_concurrent_sends_and_orm_transactions_number_every_event_once(
 
 
 async def test_a_customer_cannot_write_into_a_closed_or_an_internal_thread(
-    people: dict[str, User],
+    weber_and_jan: dict[str, User],
 ) -> None:
-    weber, jan = people["weber"], people["jan"]
+    weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
     public, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
     internal, _, _ = await start_thread(jan, "Rota", "Who is on call?", "j-1", "discussion",
                                         "internal")  # fmt: skip
