@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.migrations.executor import MigrationExecutor
@@ -23,8 +24,11 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     url = settings.database_url
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
+    connection: str | dict[str, Any] = url
+    if url.startswith("sqlite://"):  # tortoise's engine, with IMMEDIATE transactions
+        connection = {**expand_db_url(url), "engine": "server.sqlite_engine"}
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": ["server.models"],
@@ -55,10 +59,6 @@ async def open_database(settings: Settings) -> None:
     """Connect and check the schema is current; raise UnmigratedDatabase if it is not."""
     _ensure_sqlite_folder(settings)
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
-    if settings.sqlite_path is not None:
-        conn = get_connection("default")
-        # WAL lets readers run while one writer commits; busy_timeout waits instead of failing.
-        await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
     pending = await pending_migrations(settings)
     if pending:
         await Tortoise.close_connections()

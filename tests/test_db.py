@@ -4,6 +4,7 @@ passwords; and the secret key the first start creates."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -11,6 +12,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from tortoise.connection import get_connection
+from tortoise.exceptions import OperationalError
+from tortoise.transactions import in_transaction
 
 from server.actions.accounts import create_user
 from server.actions.messages import send_message
@@ -174,3 +178,52 @@ def test_a_secret_key_from_the_environment_wins_and_writes_no_file(
     monkeypatch.setenv("SECRET_KEY", "from-the-environment")
     assert str(load_settings().secret_key) == "from-the-environment"
     assert not (tmp_path / "data" / "secret_key").exists()
+
+
+async def test_a_transaction_on_sqlite_holds_the_write_lock_from_its_start(tmp_path: Path) -> None:
+    """The push-worker child writes to the same file. A transaction that reads and then writes
+    must not let it commit in between: SQLite would fail the write at once ("database is
+    locked", busy_timeout does not apply), as a device registration once did with a 500."""
+    settings = make_settings(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
+    await migrate(settings)
+    await open_database(settings)
+    try:
+        user = await create_user("weber@example.org", "Gisela Weber", PASSWORD, Role.CUSTOMER, "")
+        worker = sqlite3.connect(str(settings.sqlite_path), timeout=0, isolation_level=None)
+        update = "UPDATE users SET team = ? WHERE id = ?"
+        async with in_transaction() as conn:
+            assert await User.filter(id=user.id).using_db(conn).count() == 1  # a read first
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                worker.execute(update, ("worker", user.id))  # the other process waits its turn
+            await conn.execute_query(update, ["server", user.id])
+        worker.execute(update + " AND team = 'server'", ("worker", user.id))
+        worker.close()
+        assert (await User.get(id=user.id)).team == "worker"  # both, one after the other
+    finally:
+        await close_database()
+
+
+async def test_a_transaction_that_cannot_get_the_write_lock_fails_and_frees_the_connection(
+    tmp_path: Path,
+) -> None:
+    """Past busy_timeout the transaction fails with a database error; the process's connection
+    is free again for the next query (tortoise's own context kept it locked)."""
+    settings = make_settings(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
+    await migrate(settings)
+    await open_database(settings)
+    try:
+        client = get_connection("default")
+        client.pragmas["busy_timeout"] = 0  # read when the connection opens: do not wait 5 s
+        await client.close()
+        worker = sqlite3.connect(str(settings.sqlite_path), isolation_level=None)
+        worker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"):
+            async with in_transaction():
+                pass
+        worker.execute("ROLLBACK")
+        worker.close()
+        assert await User.all().count() == 0
+        async with in_transaction() as conn:
+            assert await User.all().using_db(conn).count() == 0
+    finally:
+        await close_database()
