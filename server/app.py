@@ -21,6 +21,7 @@ from push.worker import PushConfig, PushWorker
 from server import templating
 from server.actions import publishing
 from server.actions.errors import NotFound, TooLarge
+from server.actions.sessions import SESSION_DAYS
 from server.db import close_database, open_database
 from server.i18n import N_
 from server.live import make_fanout
@@ -29,7 +30,6 @@ from server.routes import routes
 from server.settings import Settings, load_settings
 from server.views.common import error_page, json_error
 
-SESSION_DAYS = 30  # a field technician should not sign in again every week
 MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
 
 

@@ -9,12 +9,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
+from server.actions.sessions import SignedIn, session_of
 from server.models import ApiToken, User
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A fixed hash to verify against when the e-mail is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("not a real password")
 PASSWORD_MIN_CHARS = 10  # NIST 800-63B asks for at least 8; we add a little headroom
+SESSION_SCOPE_KEY = "dreiklang.session"  # where a request keeps its looked-up session
 TOKEN_PREFIX = "dk_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 
 
@@ -48,10 +50,18 @@ async def user_from_connection(conn: HTTPConnection) -> User | None:
         token = header[7:].strip()
         found = await ApiToken.get_or_none(token_hash=token_hash(token)).prefetch_related("user")
         return found.user if found else None
-    user_id = conn.session.get("user") if "session" in conn.scope else None
-    if not isinstance(user_id, str):
+    signed_in = await signed_in_session(conn)
+    return signed_in.user if signed_in is not None else None
+
+
+async def signed_in_session(conn: HTTPConnection) -> SignedIn | None:
+    """Return the live session of a request's or socket's cookie (cached per request)."""
+    if "session" not in conn.scope:
         return None
-    return await User.get_or_none(id=user_id)
+    if SESSION_SCOPE_KEY not in conn.scope:
+        conn.scope[SESSION_SCOPE_KEY] = await session_of(conn.session.get("key"))
+    found: SignedIn | None = conn.scope[SESSION_SCOPE_KEY]
+    return found
 
 
 def uses_token(conn: HTTPConnection) -> bool:

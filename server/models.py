@@ -77,6 +77,26 @@ class ApiToken(Model):
         table = "api_tokens"
 
 
+class Session(Model):
+    """A signed-in browser. The cookie holds a random key, the row holds its hash, so signing
+    out (here or from another device) ends it for good, and a copied cookie dies with it."""
+
+    id = fields.CharField(max_length=16, primary_key=True, default=new_id)  # shown in URLs
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    user_id: str
+    key_hash = fields.CharField(max_length=64, unique=True)  # sha256 hex of the cookie's key
+    device = fields.CharField(max_length=80, default="")  # "Chrome Mobile on Android"
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField(
+        db_index=True
+    )  # renewed hourly at most, ends it after 30 days
+
+    class Meta:
+        table = "sessions"
+
+
 class Thread(Model):
     id = fields.CharField(max_length=16, primary_key=True, default=new_id)
     title = fields.CharField(max_length=200)

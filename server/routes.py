@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from server.assets import STATIC_DIR, CachedStaticFiles
 from server.openapi import openapi_schema
-from server.views import accounts, api, health, notifications, pwa, threads
+from server.views import accounts, api, health, notifications, pwa, sessions, threads
 from server.ws import websocket_endpoint
 
 
@@ -30,6 +30,8 @@ def routes() -> list[BaseRoute]:
         Route("/settings/notifications", notifications.notifications_section, methods=["GET"]),
         Route("/settings/notifications", notifications.preferences, methods=["POST"]),
         Route("/settings/devices", notifications.devices, methods=["GET"]),
+        Route("/settings/sessions/others/end", sessions.end_others, methods=["POST"]),
+        Route("/settings/sessions/{session_id}/end", sessions.end_one, methods=["POST"]),
         Route("/admin", accounts.admin_page, methods=["GET"]),
         Route("/admin/users", accounts.admin_create_user, methods=["POST"]),
         # threads and messages (HTML, htmx)

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server.actions.errors import ActionError, NotFound
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
-from server.auth import user_from_connection, uses_token
+from server.auth import signed_in_session, user_from_connection, uses_token
 from server.fanout import Fanout, LiveEvent
 from server.frames import dumps, replay_frame
 from server.i18n import N_, negotiate
@@ -73,9 +73,12 @@ class _Continue:
 class Connection:
     """One client socket: its subscriptions, its outbox and its writer."""
 
-    def __init__(self, ws: WebSocket, user: User, fmt: str, fanout: Fanout) -> None:
+    def __init__(
+        self, ws: WebSocket, user: User, fmt: str, fanout: Fanout, session_id: str | None = None
+    ) -> None:
         self.ws = ws
         self.user = user
+        self.session_id = session_id  # None for a token: no cookie session to end
         self.user_id = user.id
         self.staff = user.is_staff
         self.view = Audience.STAFF if self.staff else Audience.ALL
@@ -84,9 +87,10 @@ class Connection:
         self.fanout = fanout
         self.subs: dict[str, Subscription] = {}
         self.outbox: deque[str] = deque()
-        self.draining: asyncio.Task[None] | None = None
+        self.draining: asyncio.Future[None] | None = None  # a send in progress, or hold()
         self.gone = False
         self.overflowed = False
+        self.closing: asyncio.Task[None] | None = None
         self.send_frame = self.make_sender()
 
     def make_sender(self) -> Any:
@@ -119,6 +123,11 @@ class Connection:
             self.push(frame)
 
     def channel_frames(self, channel: str, frames: dict[str, str]) -> None:
+        ended = frames.get("signed_out")  # on "user:<id>": sessions that just ended
+        if ended is not None:
+            if self.session_id is not None and self.session_id in ended.split(","):
+                self.sign_out()
+            return
         if channel.startswith("typing:") and (
             channel[7:] not in self.subs or frames.get("from") == self.user.id
         ):
@@ -126,6 +135,21 @@ class Connection:
         frame = frames.get(self.view.value) or frames.get("any")
         if frame is not None:
             self.push(frame)
+
+    def sign_out(self) -> None:
+        """Close the socket of a session that ended: not one more frame goes out on it."""
+        if self.gone:
+            return
+        self.gone = True
+        self.closing = asyncio.get_running_loop().create_task(self._close_signed_out())
+
+    async def _close_signed_out(self) -> None:
+        if self.draining is not None:
+            self.draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.draining
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self.ws.close(CLOSE_SIGNED_OUT, "signed out")
 
     def push(self, frame: str) -> None:
         if self.gone:
@@ -147,6 +171,21 @@ class Connection:
             self.gone = True
             return
         self.draining = asyncio.get_running_loop().create_task(self.drain(_Continue(coro, fut)))
+
+    def hold(self) -> None:
+        """Keep frames in the outbox until open_with sends the first (before accept)."""
+        self.draining = asyncio.get_running_loop().create_future()  # push() then queues
+
+    def open_with(self, first: dict[str, Any]) -> None:
+        """Send the first frame, then those that arrived while the socket was opening."""
+        if self.draining is not None:
+            self.draining.cancel()
+        self.draining = None
+        waiting = list(self.outbox)
+        self.outbox.clear()
+        self.reply(first)
+        for frame in waiting:
+            self.push(frame)
 
     async def drain(self, pending: _Continue) -> None:
         """Finish the suspended send, then the outbox; close a client that cannot keep up."""
@@ -345,6 +384,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
         return
     user = await user_from_connection(ws)
+    signed_in = None if uses_token(ws) else await signed_in_session(ws)  # looked up already
     if user is None:
         await ws.close(code=CLOSE_SIGNED_OUT, reason="sign in first")  # before accept: HTTP 403
         return
@@ -357,14 +397,19 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     else:
         fmt = "html:" + negotiate(ws.headers.get("accept-language"), user.language)
     fanout: Fanout = ws.app.state.fanout
-    conn = Connection(ws, user, fmt, fanout)
-    await ws.accept()
-    conn.reply({"type": "hello", "user": user.id, "staff": user.is_staff, "format": fmt})
+    conn = Connection(ws, user, fmt, fanout, signed_in.session_id if signed_in else None)
+    conn.hold()
     try:
+        # Listen before `hello`: from then on the client misses no notice, and a sign-out
+        # that happens meanwhile closes the socket (with Redis, subscribing takes a round trip).
         if ws.query_params.get("list") == "1":
             # Thread-list notices are opt-in: a phone inside one thread needs only that thread.
             await fanout.listen("list", conn)
         await fanout.listen("user:" + user.id, conn)
+        if conn.gone:
+            return  # signed out while it opened: refused (closing before accept is a 403)
+        await ws.accept()
+        conn.open_with({"type": "hello", "user": user.id, "staff": user.is_staff, "format": fmt})
         while not conn.gone:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
@@ -382,4 +427,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             conn.draining.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await conn.draining
+        if conn.closing is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await conn.closing
         await conn.close_all()

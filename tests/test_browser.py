@@ -4,7 +4,6 @@ a customer on a phone and an employee on a German tablet in dark mode talk live.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import uuid
@@ -15,26 +14,15 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.browser_helpers import TIMEOUT_MS, chromium, signed_in_demo
 from tests.conftest import DEMO_PASSWORD, ROOT, LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-TIMEOUT_MS = 10_000  # generous for a loaded 2-core CI machine; passing runs take far less
 
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},
@@ -89,32 +77,21 @@ RECORDER = """
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Load the demo company once; each test gets a copy (loading takes seconds, copying not)."""
-    data_dir = tmp_path_factory.mktemp("demo")
-    LiveServer(f"sqlite://{data_dir / 'demo.sqlite3'}", data_dir).run_cli("demo", "--no-serve")
-    return data_dir / "demo.sqlite3"
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """Load the demo company once, everyone signed in; each test gets a copy (loading takes
+    seconds, copying not)."""
+    return signed_in_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
-def server(demo_database: Path, tmp_path: Path) -> Iterator[LiveServer]:
+def server(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> Iterator[LiveServer]:
     """A real server on a fresh SQLite copy of the demo (the flows don't depend on the DB)."""
-    shutil.copyfile(demo_database, tmp_path / "b.sqlite3")
+    shutil.copyfile(demo[0], tmp_path / "b.sqlite3")
     s = LiveServer(f"sqlite://{tmp_path / 'b.sqlite3'}", tmp_path)
     s.start()
     try:
@@ -123,11 +100,10 @@ def server(demo_database: Path, tmp_path: Path) -> Iterator[LiveServer]:
         s.stop()
 
 
-@pytest.fixture(scope="module")
-def signed_in() -> dict[str, Any]:
-    """Cookies of people who signed in once through the form, by e-mail. Every server is a copy
-    of the same demo database with the same secret, so a session stays valid for the module."""
-    return {}
+@pytest.fixture
+def signed_in(demo: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """Browser storage states (cookies) of the demo people, by e-mail; valid on every copy."""
+    return dict(demo[1])
 
 
 @dataclass
@@ -493,6 +469,25 @@ def test_a_staff_note_is_tinted_and_labelled_for_staff_and_never_reaches_the_cus
     expect(message(customer, public)).to_be_visible()
     expect(customer.locator("#messages")).not_to_contain_text("cable joint")
     confirmed(employee, secret)
+
+
+def test_sign_out_everywhere_else_sends_the_other_phone_to_the_sign_in_page_at_once(
+    screens: Screens,
+) -> None:
+    laptop = screens.open(None, TABLET_EN_DARK)
+    sign_in(laptop, WEBER)  # through the form, as a person would
+    phone = screens.open(WEBER, PHONE)  # signed in earlier, the thread list open and live
+    laptop.goto("/settings")
+    sessions = laptop.locator("#sessions .device")
+    expect(sessions).to_have_count(2)
+    expect(sessions.filter(has_text="this browser")).to_have_count(1)
+    laptop.locator("#end-other-sessions").click()
+    expect(sessions).to_have_count(1)
+    phone.wait_for_url(re.compile(r"/login\?next="))  # its socket closed (4401), the page followed
+    laptop.goto("/threads")
+    expect(laptop.locator("#conn")).to_have_attribute("data-state", "live")
+    phone.goto("/threads")
+    phone.wait_for_url(re.compile(r"/login\?next="))  # the old cookie is worth nothing now
 
 
 def test_a_link_to_one_message_opens_the_thread_there_below_the_top_bar(

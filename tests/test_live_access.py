@@ -16,11 +16,12 @@ import httpx2 as httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, csrf_of
 from tests.live_helpers import (
     CUSTOMER,
     STAFF,
     STAFF_2,
+    WAIT_SECONDS,
     Api,
     Scene,
     WsClient,
@@ -225,6 +226,44 @@ async def test_a_session_cookie_without_an_origin_is_refused_and_a_token_without
     assert await refused_status(scene.server, cookies=cookies, fmt="html") == 403
     client = await scene.socket(customer)
     assert client.hello["user"] == customer.id
+
+
+async def test_signing_out_closes_that_sessions_sockets_at_once_and_spares_the_others(
+    scene: Scene,
+) -> None:
+    """Sign-out here, or "sign out everywhere else" from another browser: the ended session's
+    open sockets close with 4401 (the page goes to sign-in) and cannot come back."""
+    customer = await scene.person(CUSTOMER)
+    phone, tablet, laptop = [
+        await asyncio.to_thread(browser_session, scene.server, CUSTOMER) for _ in range(3)
+    ]
+    try:
+        phone_ws, tablet_ws, laptop_ws = [
+            await scene.browser_socket(s) for s in (phone, tablet, laptop)
+        ]
+        script_ws = await scene.socket(customer)  # an API token is not a browser session
+        phone_cookies = cookie_header(phone)
+        r = await asyncio.to_thread(phone.post, "/logout", data={"csrftoken": csrf_of(phone)})
+        assert r.status_code == 303 and r.headers["location"] == "/login", r.text
+        await asyncio.wait_for(phone_ws.wait_closed(), WAIT_SECONDS)
+        assert phone_ws.close_code == 4401
+        for still_open in (tablet_ws, laptop_ws, script_ws):
+            await still_open.sync()
+        origin = scene.server.url
+        assert await refused_status(scene.server, cookies=phone_cookies, origin=origin) == 403
+        r = await asyncio.to_thread(
+            tablet.post, "/settings/sessions/others/end", data={"csrftoken": csrf_of(tablet)}
+        )
+        assert r.status_code == 303, r.text
+        await asyncio.wait_for(laptop_ws.wait_closed(), WAIT_SECONDS)
+        assert laptop_ws.close_code == 4401
+        await tablet_ws.sync()
+        await script_ws.sync()
+        laptop_cookies = cookie_header(laptop)
+        assert await refused_status(scene.server, cookies=laptop_cookies, origin=origin) == 403
+    finally:
+        for s in (phone, tablet, laptop):
+            s.close()
 
 
 # -- staff notes -----------------------------------------------------------------------------

@@ -15,7 +15,6 @@ real notification, with focus()/openWindow() standing in for the permission a ta
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -32,19 +31,16 @@ from playwright.sync_api import (
     Page,
     Worker,
     expect,
-    sync_playwright,
 )
 
+from tests.browser_helpers import TIMEOUT_MS, chromium, signed_in_demo
 from tests.conftest import LiveServer
 from tests.pushservice import PushService, Subscription
 from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     JAN,
     OUTAGE,
     PHONE,
     SCREENSHOTS,
-    TIMEOUT_MS,
     WEBER,
     api_post,
     no_horizontal_overflow,
@@ -190,18 +186,8 @@ RESUBSCRIBE = """async ({ oldEndpoint, key, fresh }) => {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -211,17 +197,17 @@ def push_service() -> Iterator[PushService]:
 
 
 @pytest.fixture(scope="module")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Load the demo company once; each test gets a copy."""
-    data_dir = tmp_path_factory.mktemp("push-demo")
-    LiveServer(f"sqlite://{data_dir / 'demo.sqlite3'}", data_dir).run_cli("demo", "--no-serve")
-    return data_dir / "demo.sqlite3"
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """Load the demo company once, everyone signed in; each test gets a copy."""
+    return signed_in_demo(tmp_path_factory.mktemp("push-demo"))
 
 
 @pytest.fixture
-def server(demo_database: Path, tmp_path: Path, push_service: PushService) -> Iterator[LiveServer]:
+def server(
+    demo: tuple[Path, dict[str, Any]], tmp_path: Path, push_service: PushService
+) -> Iterator[LiveServer]:
     """A real server (with its push worker) that may push to the local push service."""
-    shutil.copyfile(demo_database, tmp_path / "push.sqlite3")
+    shutil.copyfile(demo[0], tmp_path / "push.sqlite3")
     s = LiveServer(
         f"sqlite://{tmp_path / 'push.sqlite3'}",
         tmp_path,
@@ -234,11 +220,10 @@ def server(demo_database: Path, tmp_path: Path, push_service: PushService) -> It
         s.stop()
 
 
-@pytest.fixture(scope="module")
-def sessions() -> dict[str, Any]:
-    """Storage states of people who signed in once through the form (every server is a copy
-    of the same demo database with the same secret, so a session stays valid for the module)."""
-    return {}
+@pytest.fixture
+def sessions(demo: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """Browser storage states (cookies) of the demo people, by e-mail; valid on every copy."""
+    return dict(demo[1])
 
 
 @dataclass

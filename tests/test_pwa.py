@@ -28,24 +28,27 @@ from playwright.sync_api import (
     Page,
     Playwright,
     expect,
-    sync_playwright,
 )
 from starlette.testclient import TestClient
 
 from server import assets
 from server.assets import shell_urls, shell_version, static_url
 from server.settings import Settings
-from tests.conftest import LiveServer
-from tests.test_browser import (
+from tests.browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    playwright_session,
+    signed_in_demo,
+)
+from tests.conftest import LiveServer
+from tests.test_browser import (
     JAN,
     OUTAGE,
     PHONE,
     RECORDER,
     SMART_METER,
     TABLET_EN_DARK,
-    TIMEOUT_MS,
     WEBER,
     confirmed,
     message,
@@ -99,13 +102,7 @@ BADGE_RECORDER = """
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
+    with playwright_session() as p:
         yield p
 
 
@@ -119,16 +116,14 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Load the demo company once; each test gets a copy."""
-    data_dir = tmp_path_factory.mktemp("pwa-demo")
-    LiveServer(f"sqlite://{data_dir / 'demo.sqlite3'}", data_dir).run_cli("demo", "--no-serve")
-    return data_dir / "demo.sqlite3"
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """Load the demo company once, everyone signed in; each test gets a copy."""
+    return signed_in_demo(tmp_path_factory.mktemp("pwa-demo"))
 
 
 @pytest.fixture
-def server(demo_database: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    shutil.copyfile(demo_database, tmp_path / "pwa.sqlite3")
+def server(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> Iterator[LiveServer]:
+    shutil.copyfile(demo[0], tmp_path / "pwa.sqlite3")
     s = LiveServer(f"sqlite://{tmp_path / 'pwa.sqlite3'}", tmp_path)
     s.start()
     try:
@@ -137,11 +132,10 @@ def server(demo_database: Path, tmp_path: Path) -> Iterator[LiveServer]:
         s.stop()
 
 
-@pytest.fixture(scope="module")
-def sessions() -> dict[str, Any]:
-    """Storage states of people who signed in once through the form (every server is a copy of
-    the same demo database with the same secret, so a session stays valid for the module)."""
-    return {}
+@pytest.fixture
+def sessions(demo: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """Browser storage states (cookies) of the demo people, by e-mail; valid on every copy."""
+    return dict(demo[1])
 
 
 @dataclass

@@ -7,10 +7,19 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 
-from tests.conftest import LiveServer
-from tests.live_helpers import CUSTOMER, STAFF, WsClient, api_for
+from tests.conftest import LiveServer, csrf_of
+from tests.live_helpers import (
+    CUSTOMER,
+    STAFF,
+    WAIT_SECONDS,
+    WsClient,
+    api_for,
+    browser_session,
+    cookie_header,
+)
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 
@@ -74,5 +83,27 @@ def test_messages_sent_to_one_process_reach_subscribers_of_the_other_in_one_orde
         assert stored[-20:] == bodies_a, "the order delivered is the order stored"
         seqs = [e["seq"] for e in seen_a]
         assert seqs == list(range(seqs[0], seqs[0] + 20)), "no gaps, no duplicates"
+
+    asyncio.run(scenario())
+
+
+def test_signing_out_on_one_process_closes_that_sessions_socket_on_the_other(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    one, two = two_servers
+
+    async def scenario() -> None:
+        session = await asyncio.to_thread(browser_session, two, CUSTOMER)
+        try:
+            ws = await WsClient.open(two, cookies=cookie_header(session), origin=two.url)
+            r = await asyncio.to_thread(
+                httpx.post, one.url + "/logout", cookies=dict(session.cookies),
+                data={"csrftoken": csrf_of(session)}, headers={"origin": one.url},
+            )  # fmt: skip
+            assert r.status_code == 303, r.text
+            await asyncio.wait_for(ws.wait_closed(), WAIT_SECONDS)
+            assert ws.close_code == 4401
+        finally:
+            session.close()
 
     asyncio.run(scenario())

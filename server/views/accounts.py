@@ -7,10 +7,12 @@ from starlette.responses import RedirectResponse, Response
 
 from server.actions.accounts import create_user, set_language
 from server.actions.errors import ActionError, NotFound
-from server.auth import user_from_connection, verify_password
+from server.actions.sessions import end_session, start_session
+from server.auth import signed_in_session, user_from_connection, verify_password
 from server.i18n import N_
 from server.models import Role, User
 from server.views.common import error_page, language_of, page, signed_in, translate
+from server.views.sessions import sessions_context
 
 STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
 
@@ -50,12 +52,23 @@ async def login(request: Request) -> Response:
     if not verify_password(user.password_hash if user else None, password) or user is None:
         msg = translate(request, None, "E-mail or password is wrong.")
         return page(request, None, "login.html", 400, error=msg, email=email, next=nxt)
-    request.session.clear()
-    request.session["user"] = user.id
+    await _sign_in(request, user)
     return RedirectResponse(nxt, status_code=303)
 
 
+async def _sign_in(request: Request, user: User) -> None:
+    """Start a session in a fresh cookie (a session id planted before sign-in is dropped)."""
+    signed_in = await signed_in_session(request)
+    if signed_in is not None:  # signing in again in the same browser replaces its session
+        await end_session(signed_in.user, signed_in.session_id)
+    request.session.clear()
+    request.session["key"] = await start_session(user, request.headers.get("user-agent", ""))
+
+
 async def logout(request: Request) -> Response:
+    signed_in = await signed_in_session(request)
+    if signed_in is not None:
+        await end_session(signed_in.user, signed_in.session_id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -75,8 +88,7 @@ async def signup(request: Request) -> Response:
             request, None, "signup.html", err.status, error=error,
             email=values["email"], name=values["name"],
         )  # fmt: skip
-    request.session.clear()
-    request.session["user"] = user.id
+    await _sign_in(request, user)
     return RedirectResponse("/threads", status_code=303)
 
 
@@ -84,7 +96,10 @@ async def signup(request: Request) -> Response:
 async def settings_page(request: Request, user: User) -> Response:
     from server.views.notifications import notification_context
 
-    return page(request, user, "settings.html", **await notification_context(user))
+    return page(
+        request, user, "settings.html",
+        **await notification_context(user), **await sessions_context(request, user),
+    )  # fmt: skip
 
 
 @signed_in
