@@ -5,6 +5,11 @@ drops messages while reconnecting). Each room therefore dispatches strictly by t
 per-thread sequence: early events wait, duplicates are dropped, and a gap that does not close
 by itself within GAP_WAIT_SECONDS is filled from the database once per process, never once per
 recipient. Frames arrive pre-rendered per audience and format, so fan-out only picks a string.
+
+A lost *last* event leaves no gap to notice: its process died between commit and publish, or
+Redis dropped it while reconnecting, and nothing follows it. Every SWEEP_SECONDS the fan-out
+therefore compares its open rooms with the threads' committed sequence numbers (one query per
+500 rooms) and loads what never arrived.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from server.hub import Broker
 log = logging.getLogger(__name__)
 
 GAP_WAIT_SECONDS = 0.15  # racing commits publish microseconds apart; a real loss takes longer
+SWEEP_SECONDS = 5.0  # an event committed but never published reaches subscribers this late
+SWEEP_GRACE_SECONDS = 1.0  # a commit's own publish is still on its way for well under this
+SWEEP_BATCH = 500  # rooms per sequence query
 
 
 @dataclass(slots=True)
@@ -61,6 +69,9 @@ GapLoader = Callable[[str, int, int], Awaitable[list[LiveEvent]]]
 SeqReader = Callable[[str], Awaitable[int]]
 """Read a thread's latest committed staff_seq."""
 
+SeqsReader = Callable[[list[str]], Awaitable[dict[str, int]]]
+"""Read the latest committed staff_seq of several threads."""
+
 
 @dataclass(eq=False)
 class Room:
@@ -76,13 +87,75 @@ class Room:
 class Fanout:
     """Route broker messages to local members; one broker subscription per channel."""
 
-    def __init__(self, broker: Broker, load_gap: GapLoader, read_seq: SeqReader) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        load_gap: GapLoader,
+        read_seq: SeqReader,
+        read_seqs: SeqsReader | None = None,
+    ) -> None:
         self.broker = broker
         self.rooms: dict[str, Room] = {}
         self.channels: dict[str, set[Member]] = {}
         self._load_gap = load_gap
         self._read_seq = read_seq
+        self._read_seqs = read_seqs
+        self._sweeper: asyncio.Task[None] | None = None
         broker.listener = self._on_broker_message
+
+    # -- events that were committed but never published ----------------------------------
+
+    def start_sweeping(self, every: float = SWEEP_SECONDS) -> None:
+        """Look for committed events that never arrived, every `every` seconds."""
+        if self._read_seqs is not None and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(every))
+
+    async def stop_sweeping(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def _sweep_forever(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep()
+            except Exception:  # the database is away: try again next time
+                log.exception("sweeping for unpublished events failed")
+
+    async def sweep(self, grace: float = SWEEP_GRACE_SECONDS) -> None:
+        """Load, once per room, events the database has and the room never got."""
+        assert self._read_seqs is not None
+        ready = [t for t, room in self.rooms.items() if room.expected is not None]
+        for start in range(0, len(ready), SWEEP_BATCH):
+            latest = await self._read_seqs(ready[start : start + SWEEP_BATCH])
+            for thread, seq in latest.items():
+                room = self.rooms.get(thread)
+                if room is None or room.expected is None or room.gap_task is not None:
+                    continue  # gone, opening, or already loading
+                if seq >= room.expected:
+                    room.gap_task = asyncio.create_task(self._catch_up(room, seq, grace))
+
+    async def _catch_up(self, room: Room, latest: int, grace: float) -> None:
+        try:
+            await asyncio.sleep(grace)
+            if room.expected is not None and room.expected <= latest:
+                log.warning(
+                    "events %d..%d of %r were never published; loading them",
+                    room.expected, latest, room.thread,
+                )  # fmt: skip
+                for event in await self._load_gap(room.thread, room.expected, latest):
+                    self._accept(room, event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("catching up %r failed", room.thread)
+        finally:
+            room.gap_task = None
+            if room.waiting and room.thread in self.rooms:
+                room.gap_task = asyncio.create_task(self._fill_gap(room))
 
     # -- thread rooms ---------------------------------------------------------------------
 

@@ -35,6 +35,12 @@ async def read_seq(thread_id: str) -> int:
     return thread.staff_seq if thread is not None else 0
 
 
+async def read_seqs(thread_ids: list[str]) -> dict[str, int]:
+    """Return the latest committed staff_seq of each of these threads that exists."""
+    rows = await Thread.filter(id__in=thread_ids).values_list("id", "staff_seq")
+    return {str(thread_id): int(seq) for thread_id, seq in rows}
+
+
 def make_fanout(broker_url: str) -> Fanout:
     """Build this process's fan-out on the configured broker."""
-    return Fanout(broker_for(broker_url), load_gap, read_seq)
+    return Fanout(broker_for(broker_url), load_gap, read_seq, read_seqs)

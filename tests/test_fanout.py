@@ -41,6 +41,7 @@ class Database:
         self.loads: list[tuple[str, int, int]] = []
         self.latest: dict[str, int] = {}
         self.fail_loads = 0  # fail this many loads before answering
+        self.seq_reads: list[list[str]] = []
 
     def commit(self, *events: LiveEvent) -> None:
         for e in events:
@@ -57,6 +58,10 @@ class Database:
 
     async def read_seq(self, thread: str) -> int:
         return self.latest.get(thread, 0)
+
+    async def read_seqs(self, threads: list[str]) -> dict[str, int]:
+        self.seq_reads.append(sorted(threads))
+        return {t: self.latest[t] for t in threads if t in self.latest}
 
 
 class SpyBroker(MemoryBroker):
@@ -92,7 +97,7 @@ def broker() -> SpyBroker:
 
 @pytest.fixture
 def fanout(broker: SpyBroker, db: Database) -> Fanout:
-    return Fanout(broker, db.load_gap, db.read_seq)
+    return Fanout(broker, db.load_gap, db.read_seq, db.read_seqs)
 
 
 async def eventually(condition: Callable[[], bool], seconds: float = 3.0) -> None:
@@ -172,6 +177,54 @@ async def test_a_lost_event_is_loaded_once_per_room_after_the_gap_wait(
     assert all(m.seqs["t1"] == [1, 2, 3, 4, 5] for m in members)
     for m in members:
         await fanout.leave("t1", m)
+
+
+async def test_a_last_event_never_published_is_loaded_by_the_sweep_once_per_room(
+    fanout: Fanout, db: Database
+) -> None:
+    """Its process died between commit and publish: no later event shows the gap."""
+    members = [Member() for _ in range(3)]
+    for m in members:
+        await fanout.join("t1", m)
+    await fanout.join("t2", Member())
+    await publish(fanout, db, 1)
+    db.commit(event(2), event(3))  # committed, never published
+    await fanout.sweep(grace=0.01)
+    assert db.seq_reads == [["t1", "t2"]], "one query for every open room"
+    await eventually(lambda: all(m.seqs["t1"] == [1, 2, 3] for m in members))
+    assert db.loads == [("t1", 2, 3)]
+    await publish(fanout, db, 3, 4)  # a late publish of 3 is a duplicate now
+    assert all(m.seqs["t1"] == [1, 2, 3, 4] for m in members)
+    await fanout.sweep(grace=0.01)
+    await asyncio.sleep(0.05)
+    assert db.loads == [("t1", 2, 3)], "nothing missing, nothing loaded"
+
+
+async def test_the_sweep_leaves_an_event_whose_publish_arrives_in_the_grace_time(
+    fanout: Fanout, db: Database
+) -> None:
+    member = Member()
+    await fanout.join("t1", member)
+    db.commit(event(1))  # committed; its publish is on its way
+    await fanout.sweep(grace=0.2)
+    await fanout.publish_event(event(1))
+    await asyncio.sleep(0.3)
+    assert member.seqs == {"t1": [1]} and db.loads == []
+
+
+async def test_sweeping_runs_in_the_background_until_stopped(fanout: Fanout, db: Database) -> None:
+    member = Member()
+    await fanout.join("t1", member)
+    db.commit(event(1))
+    fanout.start_sweeping(every=0.05)
+    try:
+        await eventually(lambda: member.seqs == {"t1": [1]})
+    finally:
+        await fanout.stop_sweeping()
+    reads = len(db.seq_reads)
+    await asyncio.sleep(0.15)
+    assert len(db.seq_reads) == reads, "stopped"
+    await fanout.leave("t1", member)
 
 
 async def test_gaps_in_two_rooms_are_loaded_once_each(fanout: Fanout, db: Database) -> None:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer
+from server.actions.messages import send_message
+from server.db import close_database, open_database
+from server.fanout import SWEEP_SECONDS
+from server.models import User
+from tests.conftest import LiveServer, make_settings
 from tests.live_helpers import (
     CUSTOMER,
     CUSTOMER_2,
@@ -343,6 +348,33 @@ async def test_clients_resume_after_a_server_restart_and_get_what_was_posted_mea
 
 
 # -- edits and deletions ---------------------------------------------------------------------
+
+
+async def test_a_message_whose_process_died_before_publishing_still_reaches_subscribers(
+    scene: Scene, tmp_path: Path
+) -> None:
+    """Committed, acknowledged, never published (the process died in between) and nothing
+    after it: the server's sweep finds it within seconds, delivered once, in order."""
+    customer = await scene.person(CUSTOMER)
+    staff = await scene.person(STAFF)
+    thread = (await customer.start_thread("Meter reading photo won't upload"))["id"]
+    watcher = await scene.socket(staff)
+    await watcher.subscribe(thread, since=None)
+    # Another server process: it commits through the same action, then dies unpublished.
+    await open_database(make_settings(scene.server.database_url, tmp_path))
+    try:
+        author = await User.get(id=customer.id)
+        message, _ = await send_message(author, thread, "Sent just before the crash", "crash-1")
+    finally:
+        await close_database()
+    [lost] = await watcher.events(thread, 1, timeout=SWEEP_SECONDS + WAIT_SECONDS)
+    assert lost["id"] == message.id and lost["name"] == "message.created"
+    r = await customer.post(thread, "And the next one")
+    assert r.status_code == 201, r.text
+    [after] = await watcher.events(thread, 1)
+    assert after["seq"] == lost["seq"] + 1
+    await watcher.quiet()
+    assert watcher.unclaimed("event") == [], "no duplicates"
 
 
 async def test_edits_and_deletions_reach_the_other_user_live_and_only_the_author_may_make_them(
