@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Any:
             await close_database()
             raise
         app.state.fanout = fanout
-        fanout.start_sweeping()
+        await fanout.start()
         worker: PushWorker | PushProcess | None = None
         if settings.push_enabled and settings.push_in_process:
             worker = PushWorker(PushConfig.from_settings(settings, app.state.vapid))
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Any:
             publishing.install(None)
             if worker is not None:
                 await worker.stop()
-            await fanout.stop_sweeping()
+            await fanout.stop()
             await fanout.broker.stop()
             await close_database()
 

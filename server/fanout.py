@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from server.hub import Broker
+from server.presence import CHANNEL as PRESENCE_CHANNEL
+from server.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,17 @@ class Fanout:
         self._read_seq = read_seq
         self._read_seqs = read_seqs
         self._sweeper: asyncio.Task[None] | None = None
+        self.presence = Presence(broker, broker.shared)
         broker.listener = self._on_broker_message
+
+    async def start(self) -> None:
+        """Start the background work: the sweep, and presence across processes."""
+        self.start_sweeping()
+        await self.presence.start()
+
+    async def stop(self) -> None:
+        await self.stop_sweeping()
+        await self.presence.stop()
 
     # -- events that were committed but never published ----------------------------------
 
@@ -161,6 +173,14 @@ class Fanout:
 
     async def join(self, thread: str, member: Member) -> None:
         """Add a member to a thread's room, opening the room on first use."""
+        self.presence.opened(thread, member.user_id)
+        try:
+            await self._join(thread, member)
+        except BaseException:
+            self.presence.closed(thread, member.user_id)
+            raise
+
+    async def _join(self, thread: str, member: Member) -> None:
         room = self.rooms.get(thread)
         if room is None:
             room = self.rooms[thread] = Room(thread)
@@ -189,19 +209,19 @@ class Fanout:
             await room.ready.wait()
             if self.rooms.get(thread) is not room:
                 # Whoever opened the room failed (database or broker error): open it again.
-                await self.join(thread, member)
+                await self._join(thread, member)
 
     def viewers(self, thread: str) -> set[str]:
-        """Return the users with this thread open on this process (no push for them)."""
-        room = self.rooms.get(thread)
-        return {m.user_id for m in room.members} if room is not None else set()
+        """Return the users with this thread open on any process (no push for them)."""
+        return self.presence.viewers(thread)
 
     async def leave(self, thread: str, member: Member) -> None:
         """Remove a member; close the room when it is empty."""
         room = self.rooms.get(thread)
-        if room is None:
+        if room is None or member not in room.members:
             return
         room.members.discard(member)
+        self.presence.closed(thread, member.user_id)
         if not room.members and room.ready.is_set():
             del self.rooms[thread]
             if room.gap_task is not None:
@@ -238,7 +258,9 @@ class Fanout:
 
     def _on_broker_message(self, channel: str, raw: str) -> None:
         try:
-            if channel.startswith("thread:"):
+            if channel == PRESENCE_CHANNEL:
+                self.presence.heard(raw)
+            elif channel.startswith("thread:"):
                 room = self.rooms.get(channel[7:])
                 if room is not None:
                     self._accept(room, LiveEvent.decode(raw))

@@ -28,6 +28,7 @@ class Broker(Protocol):
     """Publish strings on named channels; deliver them to the one local listener."""
 
     listener: Listener | None
+    shared: bool  # other server processes hear what this one publishes
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -38,6 +39,8 @@ class Broker(Protocol):
 
 class MemoryBroker:
     """Deliver within this process only: the embedded default."""
+
+    shared = False
 
     def __init__(self) -> None:
         self.listener: Listener | None = None
@@ -63,6 +66,8 @@ class MemoryBroker:
 
 class RedisBroker:
     """Deliver through Redis pub/sub so several server processes share events."""
+
+    shared = True
 
     def __init__(self, url: str, prefix: str = REDIS_PREFIX) -> None:
         self.listener: Listener | None = None

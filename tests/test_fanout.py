@@ -22,7 +22,8 @@ def event(seq: int, thread: str = "t1") -> LiveEvent:
 class Member:
     """A stand-in for one WebSocket connection: remembers what reached it."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_id: str = "weber") -> None:
+        self.user_id = user_id
         self.seqs: dict[str, list[int]] = {}
         self.frames: list[tuple[str, dict[str, str]]] = []
 
