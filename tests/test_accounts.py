@@ -576,6 +576,7 @@ def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
     newest = client.portal.call(  # type: ignore[union-attr]
         lambda: Session.filter(user__email=ADMIN).order_by("-created_at").first()
     )
+    assert newest is not None
     return Admin(*admin_with_thread, r.json()["id"], subscription["endpoint"], newest.id)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.connection import get_connection
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
@@ -110,9 +111,7 @@ async def test_data_survives_migrating_again(database_url: str, tmp_path: Path) 
         assert await User.filter(email="jan@nordlicht.example").count() == 1
         stored = await Thread.get(id=thread.id)
         assert stored.title == "Umspannwerk Hafen" and stored.staff_seq == 2
-        bodies = (
-            await Message.filter(thread_id=thread.id).order_by("seq").values_list("body", flat=True)
-        )
+        bodies = [m.body for m in await Message.filter(thread_id=thread.id).order_by("seq")]
         assert bodies == ["Kabelschaden", "Umgeschaltet."]
     finally:
         await close_database()
@@ -213,6 +212,7 @@ async def test_a_transaction_that_cannot_get_the_write_lock_fails_and_frees_the_
     await open_database(settings)
     try:
         client = get_connection("default")
+        assert isinstance(client, SqliteClient)
         client.pragmas["busy_timeout"] = 0  # read when the connection opens: do not wait 5 s
         await client.close()
         worker = sqlite3.connect(str(settings.sqlite_path), isolation_level=None)

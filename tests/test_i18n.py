@@ -30,7 +30,7 @@ PERCENT_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[a-zA-Z%]
 def marked_strings() -> dict[str, list[str]]:
     """Extract the text marked for translation in templates and server code, like pybabel."""
     with MAPPING.open() as f:
-        method_map, options_map = parse_mapping_cfg(f, str(MAPPING))
+        method_map, options_map = parse_mapping_cfg(f, str(MAPPING))  # type: ignore[no-untyped-call]
     keywords = {**DEFAULT_KEYWORDS, **parse_keywords(["translate:3", "N_"])}
     found: dict[str, list[str]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
@@ -74,12 +74,19 @@ def test_every_marked_string_has_a_german_translation_that_is_not_fuzzy() -> Non
         if entry is None:
             missing.append(f"{places[0]}: {msgid!r} is not in the German catalog")
             continue
-        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        strings = texts(entry.string)
         if entry.fuzzy:
             missing.append(f"{places[0]}: {msgid!r} is marked fuzzy")
         elif not all(s and s.strip() for s in strings):
             missing.append(f"{places[0]}: {msgid!r} has no German text")
     assert not missing, f"{UPDATE_HINT}, then translate:\n" + "\n".join(missing)
+
+
+def texts(string: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """A catalog entry's translation(s): one text, or one per plural form."""
+    if string is None:
+        return ()
+    return (string,) if isinstance(string, str) else tuple(string)
 
 
 def test_the_translation_template_lists_exactly_the_marked_strings() -> None:
@@ -92,8 +99,8 @@ def test_german_translations_keep_the_placeholders_of_the_english_text() -> None
     for entry in load(GERMAN, "de"):
         if not entry.id or not entry.string:
             continue
-        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
-        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        ids = texts(entry.id)
+        strings = texts(entry.string)
         for text in strings:
             if text and placeholders(text) != placeholders(ids[-1 if len(ids) > 1 else 0]):
                 wrong.append(f"{entry.id!r} -> {text!r}")
@@ -103,7 +110,7 @@ def test_german_translations_keep_the_placeholders_of_the_english_text() -> None
 def test_the_german_catalog_has_no_stray_percent_signs_that_would_break_newstyle_gettext() -> None:
     # Jinja's newstyle gettext formats every result with `%`, so a lone "%" raises when rendered.
     for entry in load(GERMAN, "de"):
-        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        strings = texts(entry.string)
         for text in strings:
             if entry.id and text:
                 text % {}  # noqa: B018 - raises ValueError on a bare "%"

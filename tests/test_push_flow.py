@@ -968,7 +968,7 @@ def test_a_push_worker_that_dies_is_started_again(bare_server: LiveServer) -> No
     [first] = children_of(server.proc.pid)
     os.kill(first, signal.SIGKILL)
     assert gone_within(first, 10)
-    deadline, again = time.monotonic() + 30, []
+    deadline, again = time.monotonic() + 30, list[int]()
     while time.monotonic() < deadline and not again:
         again = [c for c in children_of(server.proc.pid) if c != first]
         time.sleep(0.2)

@@ -128,12 +128,12 @@ async def test_a_due_job_is_leased_to_one_claim_only(weber_and_jan: dict[str, Us
         await sql.queue_push_jobs(conn, rows, moment)
     first, second, later = [j.id for j in await PushJob.all().order_by("id")]
     await PushJob.filter(id=later).update(not_before=moment + timedelta(minutes=5))
-    lease, conn = moment + timedelta(minutes=1), get_connection("default")
-    assert await sql.claim_push_jobs(conn, [first, second, later], lease, moment) == {
+    lease, client = moment + timedelta(minutes=1), get_connection("default")
+    assert await sql.claim_push_jobs(client, [first, second, later], lease, moment) == {
         first,
         second,
     }
-    assert await sql.claim_push_jobs(conn, [first, second, later], lease, moment) == set()
-    assert await sql.claim_push_jobs(conn, [], lease, moment) == set()
-    leased = await PushJob.filter(id__in=[first, second]).values_list("not_before", flat=True)
+    assert await sql.claim_push_jobs(client, [first, second, later], lease, moment) == set()
+    assert await sql.claim_push_jobs(client, [], lease, moment) == set()
+    leased = [j.not_before for j in await PushJob.filter(id__in=[first, second])]
     assert all(abs((value - lease).total_seconds()) < 1 for value in leased)

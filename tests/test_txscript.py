@@ -92,7 +92,7 @@ async def test_concurrent_sends_and_orm_transactions_number_every_event_once(
     await asyncio.gather(*sends, *edits)
     stored = await Thread.get(id=thread.id)
     assert stored.staff_seq == 31 and stored.staff_messages == 21
-    seqs = sorted(await Event.filter(thread_id=thread.id).values_list("staff_seq", flat=True))
+    seqs = sorted(e.staff_seq for e in await Event.filter(thread_id=thread.id))
     assert seqs == list(range(1, 32))
     positions = await Message.filter(thread_id=thread.id).values_list("seq", flat=True)
     assert len(set(positions)) == 21

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -149,7 +150,7 @@ def _clock(value: object, end: bool = False) -> str:
     return f"{hours:02d}:{minutes:02d}"
 
 
-async def save_preferences(user: User, form: dict[str, object]) -> NotificationSettings:
+async def save_preferences(user: User, form: Mapping[str, object]) -> NotificationSettings:
     """Save which kinds notify, and quiet hours in the user's time zone."""
     zone = str(form.get("time_zone") or "Europe/Berlin")
     try:
