@@ -53,8 +53,10 @@ def chromium() -> Iterator[Browser]:
             b.close()
 
 
-def signed_in_demo(data_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """Load the demo company into data_dir, sign every demo person in once through the form,
+def signed_in_demo(
+    data_dir: Path, emails: tuple[str, ...] = tuple(p[1] for p in PEOPLE)
+) -> tuple[Path, dict[str, Any]]:
+    """Load the demo company into data_dir, sign these demo people in once through the form,
     and return the database and each person's browser storage state (its cookies).
 
     Each test's server runs on a copy of this database, so the sessions are valid there.
@@ -65,7 +67,7 @@ def signed_in_demo(data_dir: Path) -> tuple[Path, dict[str, Any]]:
     server.start()
     try:
         states = {}
-        for _, email, *_ in PEOPLE:
+        for email in emails:
             http = server.session(email)
             try:
                 states[email] = {"cookies": [playwright_cookie(c) for c in http.cookies.jar],

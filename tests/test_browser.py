@@ -42,6 +42,7 @@ TABLET_EN_DARK: dict[str, Any] = {**TABLET_DE_DARK, "locale": "en-GB"}
 WEBER = "weber@example.org"
 TOM = "tom@example.org"
 JAN = "jan@nordlicht.example"
+LENA = "lena@example.org"  # not signed in anywhere before her test
 OUTAGE = "Stromausfall in der Hafenstraße"
 SMART_METER = "Wie lese ich meinen neuen Smart Meter ab?"
 
@@ -85,7 +86,7 @@ def browser() -> Iterator[Browser]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """Load the demo company once, everyone signed in; each test gets a copy (loading takes
     seconds, copying not)."""
-    return signed_in_demo(tmp_path_factory.mktemp("demo"))
+    return signed_in_demo(tmp_path_factory.mktemp("demo"), (WEBER, TOM, JAN))
 
 
 @pytest.fixture
@@ -471,23 +472,34 @@ def test_a_staff_note_is_tinted_and_labelled_for_staff_and_never_reaches_the_cus
     confirmed(employee, secret)
 
 
-def test_sign_out_everywhere_else_sends_the_other_phone_to_the_sign_in_page_at_once(
+IPAD_SAFARI = (  # the tablet as Safari on an iPad names itself (Playwright emulates the rest)
+    "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_sign_out_everywhere_else_sends_the_other_device_to_the_sign_in_page_at_once(
     screens: Screens,
 ) -> None:
-    laptop = screens.open(None, TABLET_EN_DARK)
-    sign_in(laptop, WEBER)  # through the form, as a person would
-    phone = screens.open(WEBER, PHONE)  # signed in earlier, the thread list open and live
-    laptop.goto("/settings")
-    sessions = laptop.locator("#sessions .device")
+    tablet = screens.open(None, {**TABLET_EN_DARK, "user_agent": IPAD_SAFARI})
+    sign_in(tablet, LENA)  # through the form, as a person would; thread list open and live
+    phone = screens.open(None, PHONE)
+    sign_in(phone, LENA)
+    phone.goto("/settings")
+    sessions = phone.locator("#sessions .device")
     expect(sessions).to_have_count(2)
     expect(sessions.filter(has_text="this browser")).to_have_count(1)
-    laptop.locator("#end-other-sessions").click()
+    expect(sessions.filter(has_text="Mobile Safari on iOS")).to_have_count(1)
+    section = phone.locator("section[aria-labelledby=sessions-title]")
+    section.scroll_into_view_if_needed()
+    section.screenshot(path=SCREENSHOTS / "phone-sessions.png")
+    phone.locator("#end-other-sessions").click()
     expect(sessions).to_have_count(1)
-    phone.wait_for_url(re.compile(r"/login\?next="))  # its socket closed (4401), the page followed
-    laptop.goto("/threads")
-    expect(laptop.locator("#conn")).to_have_attribute("data-state", "live")
+    tablet.wait_for_url(re.compile(r"/login\?next="))  # its socket closed (4401), it followed
     phone.goto("/threads")
-    phone.wait_for_url(re.compile(r"/login\?next="))  # the old cookie is worth nothing now
+    expect(phone.locator("#conn")).to_have_attribute("data-state", "live")
+    tablet.goto("/threads")
+    tablet.wait_for_url(re.compile(r"/login\?next="))  # the old cookie is worth nothing now
 
 
 def test_a_link_to_one_message_opens_the_thread_there_below_the_top_bar(
