@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+DEMO_EMAILS = tuple(person[1] for person in PEOPLE)
 TIMEOUT_MS = 10_000  # generous for a loaded 2-core CI machine; passing runs take far less
 
 
@@ -54,7 +55,7 @@ def chromium() -> Iterator[Browser]:
 
 
 def signed_in_demo(
-    data_dir: Path, emails: tuple[str, ...] = tuple(p[1] for p in PEOPLE)
+    data_dir: Path, emails: tuple[str, ...] = DEMO_EMAILS
 ) -> tuple[Path, dict[str, Any]]:
     """Load the demo company into data_dir, sign these demo people in once through the form,
     and return the database and each person's browser storage state (its cookies).
