@@ -27,6 +27,7 @@ def routes() -> list[BaseRoute]:
         Route("/signup", accounts.signup, methods=["POST"]),
         Route("/settings", accounts.settings_page, methods=["GET"]),
         Route("/settings", accounts.save_settings, methods=["POST"]),
+        Route("/settings/password", accounts.new_password, methods=["POST"]),
         Route("/settings/notifications", notifications.notifications_section, methods=["GET"]),
         Route("/settings/notifications", notifications.preferences, methods=["POST"]),
         Route("/settings/devices", notifications.devices, methods=["GET"]),

@@ -382,6 +382,70 @@ def test_ending_this_browsers_own_session_signs_it_out(client: TestClient) -> No
     assert client.get("/api/v1/me").status_code == 401 and sessions_in_table(client) == 0
 
 
+def test_changing_the_password_signs_out_every_other_browser_and_keeps_this_one(
+    client: TestClient,
+) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    with other_browser(client) as phone:
+        login(client, "tom@example.org")
+    new = "a much longer passphrase"
+    r = client.post("/settings/password", follow_redirects=False, data={
+        "current_password": PASSWORD, "new_password": new, "csrftoken": csrf_of(client),
+    })  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == "/settings?password=1#password"
+    assert (
+        "Password changed. Every other browser is signed out."
+        in client.get(r.headers["location"]).text
+    )
+    assert not signed_in_with(client, phone)
+    assert client.get("/api/v1/me").status_code == 200
+    assert not can_sign_in(client, "tom@example.org")
+    assert can_sign_in(client, "tom@example.org", new)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "status", "message"),
+    [
+        ("wrong password!", "a much longer passphrase", 400, "the current password is wrong"),
+        ("", "a much longer passphrase", 400, "the current password is wrong"),
+        (PASSWORD, "short", 400, "the password needs at least 10 characters"),
+    ],
+)
+def test_a_wrong_current_password_or_a_weak_new_one_is_explained_and_changes_nothing(
+    client: TestClient, current: str, new: str, status: int, message: str
+) -> None:
+    signup(client, "tom@example.org", "Tom Becker")
+    with other_browser(client) as phone:
+        login(client, "tom@example.org")
+    before = snapshot(client)
+    r = client.post("/settings/password", data={
+        "current_password": current, "new_password": new, "csrftoken": csrf_of(client),
+    })  # fmt: skip
+    assert r.status_code == status and message in r.text and 'role="alert"' in r.text
+    assert snapshot(client) == before
+    assert signed_in_with(client, phone) and can_sign_in(client, "tom@example.org")
+
+
+def test_guessing_the_current_password_is_rate_limited_like_signing_in(
+    strict_client: TestClient,
+) -> None:
+    client = strict_client
+    signup(client, "tom@example.org", "Tom Becker")
+    attempt = {"current_password": "guess", "new_password": "a much longer passphrase"}
+    statuses = [
+        client.post(
+            "/settings/password", data={**attempt, "csrftoken": csrf_of(client)}
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [400, 400, 400, 429]
+    r = client.post("/settings/password", data={
+        "current_password": PASSWORD, "new_password": "a much longer passphrase",
+        "csrftoken": csrf_of(client),
+    })  # fmt: skip
+    assert r.status_code == 429 and "Too many attempts" in r.text
+
+
 def test_the_session_cookie_is_http_only_and_same_site_lax(client: TestClient) -> None:
     signup(client, "tom@example.org", "Tom Becker")
     client.cookies.clear()
@@ -496,6 +560,7 @@ FORMS: dict[str, dict[str, str]] = {
     "/push/devices/{device_id}/delete": {},
     "/settings/sessions/{session_id}/end": {},
     "/settings/sessions/others/end": {},
+    "/settings/password": {"current_password": PASSWORD, "new_password": "another horse battery"},
 }  # fmt: skip
 
 # The routes the page's script (and the service worker) call with a JSON body and the

@@ -1,4 +1,4 @@
-"""Accounts: sign-up, staff accounts, language, API tokens."""
+"""Accounts: sign-up, staff accounts, password, language, API tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 from tortoise.exceptions import IntegrityError
 
 from server.actions.errors import ActionError, Conflict
-from server.auth import PASSWORD_MIN_CHARS, hash_password, new_token
+from server.actions.sessions import end_other_sessions
+from server.auth import PASSWORD_MIN_CHARS, hash_password, new_token, verify_password
 from server.i18n import LANGUAGES, N_
 from server.models import ApiToken, Role, User
 
@@ -70,6 +71,17 @@ async def create_user(
         )
     except IntegrityError:
         raise Conflict(N_("an account for {email!r} exists already"), email=address) from None
+
+
+async def change_password(user: User, current: object, new: object, keep: str | None) -> int:
+    """Replace a password after checking the current one; end every session but `keep`
+    (whoever knew the old password is signed out). Return how many sessions ended."""
+    if not isinstance(current, str) or not verify_password(user.password_hash, current):
+        raise ActionError("wrong_password", N_("the current password is wrong"))
+    secret = clean_password(new)
+    user.password_hash = hash_password(secret)
+    await user.save(update_fields=["password_hash"])
+    return await end_other_sessions(user, keep or "")
 
 
 async def set_language(user: User, language: object) -> None:

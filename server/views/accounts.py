@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.actions.accounts import create_user, set_language
+from server.actions.accounts import change_password, create_user, set_language
 from server.actions.errors import ActionError, NotFound
 from server.actions.sessions import end_session, start_session
 from server.auth import signed_in_session, user_from_connection, verify_password
@@ -94,12 +94,36 @@ async def signup(request: Request) -> Response:
 
 @signed_in
 async def settings_page(request: Request, user: User) -> Response:
+    return await _settings(request, user)
+
+
+async def _settings(request: Request, user: User, status: int = 200, **extra: object) -> Response:
     from server.views.notifications import notification_context
 
     return page(
-        request, user, "settings.html",
-        **await notification_context(user), **await sessions_context(request, user),
+        request, user, "settings.html", status,
+        **await notification_context(user), **await sessions_context(request, user), **extra,
     )  # fmt: skip
+
+
+@signed_in
+async def new_password(request: Request, user: User) -> Response:
+    """Change the password; every other browser is signed out, this one stays."""
+    client = request.client.host if request.client else "unknown"
+    if not await request.app.state.login_limiter.allow("email:" + user.email, "ip:" + client):
+        msg = translate(request, user, "Too many attempts. Wait a minute and try again.")
+        return await _settings(request, user, 429, password_error=msg)
+    form = await request.form()
+    current = await signed_in_session(request)
+    try:
+        await change_password(
+            user, form.get("current_password"), form.get("new_password"),
+            current.session_id if current is not None else None,
+        )  # fmt: skip
+    except ActionError as err:
+        error = err.localized(language_of(request, user))
+        return await _settings(request, user, err.status, password_error=error)
+    return RedirectResponse("/settings?password=1#password", status_code=303)
 
 
 @signed_in
