@@ -17,6 +17,7 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("not a real password")
 PASSWORD_MIN_CHARS = 10  # NIST 800-63B asks for at least 8; we add a little headroom
 SESSION_SCOPE_KEY = "dreiklang.session"  # where a request keeps its looked-up session
+TOKEN_SCOPE_KEY = "dreiklang.token"  # noqa: S105 - where a request keeps its token's id
 TOKEN_PREFIX = "dk_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 
 
@@ -49,7 +50,10 @@ async def user_from_connection(conn: HTTPConnection) -> User | None:
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
         found = await ApiToken.get_or_none(token_hash=token_hash(token)).prefetch_related("user")
-        return found.user if found else None
+        if found is None:
+            return None
+        conn.scope[TOKEN_SCOPE_KEY] = found.id  # its sockets close when it is revoked
+        return found.user
     signed_in = await signed_in_session(conn)
     return signed_in.user if signed_in is not None else None
 

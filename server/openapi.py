@@ -130,6 +130,12 @@ SCHEMA: dict[str, Any] = {
                 "responses": {"201": _json({"type": "object"}, "Created"), **ERRORS},
             }
         },
+        "/api/v1/tokens/current": {
+            "delete": {
+                "summary": "Revoke the token this request carries; its sockets close (4401)",
+                "responses": {"204": {"description": "Revoked"}, **ERRORS},
+            }
+        },
         "/api/v1/me": {"get": {"summary": "Who am I", "responses": {"200": _json(_ref("Author"))}}},
         "/api/v1/threads": {
             "get": {

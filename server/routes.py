@@ -59,6 +59,7 @@ def routes() -> list[BaseRoute]:
         # JSON API
         Route("/api/openapi.json", openapi_schema, methods=["GET"]),
         Route("/api/v1/tokens", api.issue_token, methods=["POST"]),
+        Route("/api/v1/tokens/current", api.revoke_token, methods=["DELETE"]),
         Route("/api/v1/me", api.me, methods=["GET"]),
         Route("/api/v1/threads", api.list_threads, methods=["GET"]),
         Route("/api/v1/threads", api.create_thread, methods=["POST"]),

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server.actions.errors import ActionError, NotFound
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
-from server.auth import signed_in_session, user_from_connection, uses_token
+from server.auth import TOKEN_SCOPE_KEY, signed_in_session, user_from_connection, uses_token
 from server.fanout import Fanout, LiveEvent
 from server.frames import dumps, replay_frame
 from server.i18n import N_, negotiate
@@ -78,7 +78,7 @@ class Connection:
     ) -> None:
         self.ws = ws
         self.user = user
-        self.session_id = session_id  # None for a token: no cookie session to end
+        self.session_id = session_id  # its session, or "token:<id>": ending that closes it
         self.user_id = user.id
         self.staff = user.is_staff
         self.view = Audience.STAFF if self.staff else Audience.ALL
@@ -384,10 +384,14 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
         return
     user = await user_from_connection(ws)
-    signed_in = None if uses_token(ws) else await signed_in_session(ws)  # looked up already
     if user is None:
         await ws.close(code=CLOSE_SIGNED_OUT, reason="sign in first")  # before accept: HTTP 403
         return
+    if uses_token(ws):
+        closed_by: str | None = f"token:{ws.scope[TOKEN_SCOPE_KEY]}"  # revoking it closes this
+    else:
+        signed_in = await signed_in_session(ws)  # looked up already
+        closed_by = signed_in.session_id if signed_in is not None else None
     if ws.headers.get("origin") is None and not uses_token(ws):
         # Browsers always send an Origin; a cookie without one did not come from our page.
         await ws.close(code=1008, reason="send a token or an Origin")  # before accept: HTTP 403
@@ -397,7 +401,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     else:
         fmt = "html:" + negotiate(ws.headers.get("accept-language"), user.language)
     fanout: Fanout = ws.app.state.fanout
-    conn = Connection(ws, user, fmt, fanout, signed_in.session_id if signed_in else None)
+    conn = Connection(ws, user, fmt, fanout, closed_by)
     conn.hold()
     try:
         # Listen before `hello`: from then on the client misses no notice, and a sign-out

@@ -16,7 +16,7 @@ from server.app import MAX_BODY_BYTES, create_app
 from server.markdown import BODY_MAX_CHARS
 from server.models import ApiToken, Event, Message, Role, Thread
 from server.routes import routes
-from tests.conftest import PASSWORD, make_settings, migrate_sync
+from tests.conftest import PASSWORD, csrf_of, login, make_settings, migrate_sync
 
 STAFF = "jan@nordlicht.example"
 CUSTOMER = "tom@example.org"
@@ -107,6 +107,28 @@ def test_a_token_is_issued_for_the_right_password(client: TestClient) -> None:
     assert me["email"] == CUSTOMER
     assert me["role"] == "customer" and me["staff"] is False
     assert me["id"] == body["user"]["id"]
+
+
+def test_a_script_revokes_its_own_token_and_only_that_one(client: TestClient) -> None:
+    add_user(client, CUSTOMER, Role.CUSTOMER)
+    laptop, server = token_for(client, CUSTOMER), token_for(client, CUSTOMER)
+    r = client.delete("/api/v1/tokens/current", headers=laptop)
+    assert r.status_code == 204, r.text
+    assert client.get("/api/v1/me", headers=laptop).status_code == 401
+    assert client.get("/api/v1/me", headers=server).status_code == 200
+    again = client.delete("/api/v1/tokens/current", headers=laptop)
+    assert_error(again, 401, "unauthenticated")
+    assert snapshot(client)["tokens"] == 1
+
+
+def test_a_browser_session_has_no_token_to_revoke(client: TestClient) -> None:
+    add_user(client, CUSTOMER, Role.CUSTOMER)
+    token_for(client, CUSTOMER)
+    login(client, CUSTOMER)
+    before = snapshot(client)
+    r = client.delete("/api/v1/tokens/current", headers={"x-csrftoken": csrf_of(client)})
+    assert_error(r, 400, "no_token")
+    assert snapshot(client) == before
 
 
 @pytest.mark.parametrize(

@@ -261,6 +261,11 @@ async def test_signing_out_closes_that_sessions_sockets_at_once_and_spares_the_o
         await script_ws.sync()
         laptop_cookies = cookie_header(laptop)
         assert await refused_status(scene.server, cookies=laptop_cookies, origin=origin) == 403
+        r = await customer.http.delete("/api/v1/tokens/current")  # the script signs out
+        assert r.status_code == 204, r.text
+        await asyncio.wait_for(script_ws.wait_closed(), WAIT_SECONDS)
+        assert script_ws.close_code == 4401
+        await tablet_ws.sync()
     finally:
         for s in (phone, tablet, laptop):
             s.close()

@@ -82,7 +82,7 @@ async def end_session(user: User, session_id: str) -> bool:
     """End one of the user's sessions; close its sockets. Return whether there was one."""
     ended = await Session.filter(id=session_id, user_id=user.id).delete()
     if ended:
-        await _close_sockets(user, [session_id])
+        await close_sockets(user, [session_id])
     return bool(ended)
 
 
@@ -91,7 +91,7 @@ async def end_other_sessions(user: User, keep: str) -> int:
     others = await Session.filter(user_id=user.id).exclude(id=keep).values_list("id", flat=True)
     if others:
         await Session.filter(id__in=others).delete()
-        await _close_sockets(user, [str(i) for i in others])
+        await close_sockets(user, [str(i) for i in others])
     return len(others)
 
 
@@ -103,5 +103,6 @@ async def sessions_of(user: User) -> list[Session]:
     )
 
 
-async def _close_sockets(user: User, session_ids: list[str]) -> None:
+async def close_sockets(user: User, session_ids: list[str]) -> None:
+    """Close the user's open sockets of these sessions (or "token:<id>"), on every process."""
     await publish_frames("user:" + user.id, {"signed_out": ",".join(session_ids)})

@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.actions.accounts import create_token
+from server.actions.accounts import revoke_token as revoke_token_of
 from server.actions.errors import ActionError
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.threads import start_thread, update_thread
-from server.auth import user_from_connection, verify_password
+from server.auth import user_from_connection, uses_token, verify_password
 from server.frames import author_json, message_json, thread_json
 from server.i18n import N_
 from server.models import Message, User
@@ -104,6 +105,15 @@ async def issue_token(request: Request) -> Response:
         return json_error(401, "bad_credentials", "e-mail or password is wrong")
     token = await create_token(user, str(data.get("name", "api")))
     return JSONResponse({"token": token, "user": author_json(user)}, status_code=201)
+
+
+@api
+async def revoke_token(request: Request, user: User) -> Response:
+    """Revoke the token this request carries (a script signing out); its sockets close."""
+    header = request.headers.get("authorization", "")
+    if not uses_token(request) or not await revoke_token_of(user, header[7:].strip()):
+        return json_error(400, "no_token", "send the token to revoke as 'Authorization: Bearer'")
+    return Response(status_code=204)
 
 
 @api
