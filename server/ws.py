@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,18 +22,15 @@ from server.i18n import N_, negotiate
 from server.models import Audience, User
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
+from server.socketwriter import CLOSE_SIGNED_OUT, SocketWriter
 
 log = logging.getLogger(__name__)
 
 # A 10,000-character body as JSON: 4-byte characters raw (40 KB), or escaped as surrogate pairs
 # (\ud83d\ude00, 12 bytes each: 120 KB) by clients such as Python's json.dumps.
 FRAME_MAX_BYTES = 128 * 1024
-OUTBOX_MAX_FRAMES = 2_000  # a client this far behind is closed and resumes from the database
 SUBSCRIPTIONS_MAX = 200  # a phone shows one thread; a desk a few dozen
 TYPING_INTERVAL_SECONDS = 2.0  # at most one typing notice per thread and connection this often
-
-CLOSE_TOO_SLOW = 4008  # the client fell behind: reconnect and resume
-CLOSE_SIGNED_OUT = 4401  # the session ended while the socket was open
 
 
 @dataclass(slots=True)
@@ -44,39 +40,13 @@ class Subscription:
     typed_at: float = 0.0
 
 
-class _Continue:
-    """Finish, inside the task awaiting this, a coroutine that suspended on its first step."""
-
-    __slots__ = ("coro", "fut")
-
-    def __init__(self, coro: Any, fut: Any) -> None:
-        self.coro = coro
-        self.fut = fut
-
-    def __await__(self) -> Any:
-        coro, fut = self.coro, self.fut
-        while True:
-            try:
-                value = yield fut
-            except BaseException as exc:  # cancellation: pass it on
-                try:
-                    fut = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    fut = coro.send(value)
-                except StopIteration as stop:
-                    return stop.value
-
-
-class Connection:
-    """One client socket: its subscriptions, its outbox and its writer."""
+class Connection(SocketWriter):
+    """One client socket: its subscriptions, and its writer (SocketWriter)."""
 
     def __init__(
         self, ws: WebSocket, user: User, fmt: str, fanout: Fanout, session_id: str | None = None
     ) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.user = user
         self.session_id = session_id  # its session, or "token:<id>": ending that closes it
         self.user_id = user.id
@@ -86,24 +56,6 @@ class Connection:
         self.key = f"{self.view.value}:{fmt}"
         self.fanout = fanout
         self.subs: dict[str, Subscription] = {}
-        self.outbox: deque[str] = deque()
-        self.draining: asyncio.Future[None] | None = None  # a send in progress, or hold()
-        self.gone = False
-        self.overflowed = False
-        self.closing: asyncio.Task[None] | None = None
-        self.send_frame = self.make_sender()
-
-    def make_sender(self) -> Any:
-        # The server's own ASGI send, stashed by create_app: frames skip Starlette's
-        # WebSocket state checks and the HTTP-only middleware wrappers (sessions, errors).
-        raw = self.ws.scope.get("dreiklang.raw_send")
-        if raw is None:
-            return self.ws.send_text
-
-        def send(frame: str) -> Any:
-            return raw({"type": "websocket.send", "text": frame})
-
-        return send
 
     # -- delivery (called by the fan-out, must not block) -------------------------------
 
@@ -138,70 +90,7 @@ class Connection:
 
     def sign_out(self) -> None:
         """Close the socket of a session that ended: not one more frame goes out on it."""
-        if self.gone:
-            return
-        self.gone = True
-        self.closing = asyncio.get_running_loop().create_task(self._close_signed_out())
-
-    async def _close_signed_out(self) -> None:
-        if self.draining is not None:
-            self.draining.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.draining
-        with contextlib.suppress(Exception):  # the client may be gone already
-            await self.ws.close(CLOSE_SIGNED_OUT, "signed out")
-
-    def push(self, frame: str) -> None:
-        if self.gone:
-            return
-        if self.draining is not None:
-            if len(self.outbox) >= OUTBOX_MAX_FRAMES:
-                self.overflowed = True
-            else:
-                self.outbox.append(frame)
-            return
-        # Send at once: while the socket is writable the send completes without suspending,
-        # so no task has to be woken. Only a paused socket hands over to a draining task.
-        coro = self.send_frame(frame)
-        try:
-            fut = coro.send(None)
-        except StopIteration:
-            return
-        except Exception:
-            self.gone = True
-            return
-        self.draining = asyncio.get_running_loop().create_task(self.drain(_Continue(coro, fut)))
-
-    def hold(self) -> None:
-        """Keep frames in the outbox until open_with sends the first (before accept)."""
-        self.draining = asyncio.get_running_loop().create_future()  # push() then queues
-
-    def open_with(self, first: dict[str, Any]) -> None:
-        """Send the first frame, then those that arrived while the socket was opening."""
-        if self.draining is not None:
-            self.draining.cancel()
-        self.draining = None
-        waiting = list(self.outbox)
-        self.outbox.clear()
-        self.reply(first)
-        for frame in waiting:
-            self.push(frame)
-
-    async def drain(self, pending: _Continue) -> None:
-        """Finish the suspended send, then the outbox; close a client that cannot keep up."""
-        try:
-            await pending
-            while self.outbox:
-                if self.overflowed:
-                    self.outbox.clear()
-                    await self.ws.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
-                    self.gone = True
-                    return
-                await self.send_frame(self.outbox.popleft())
-        except Exception:
-            self.gone = True
-        finally:
-            self.draining = None
+        self.close_with(CLOSE_SIGNED_OUT, "signed out")
 
     # -- requests from the client --------------------------------------------------------
 

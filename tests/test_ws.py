@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from server.models import Role, User
-from server.ws import CLOSE_SIGNED_OUT, CLOSE_TOO_SLOW, OUTBOX_MAX_FRAMES, Connection
+from server.socketwriter import CLOSE_SIGNED_OUT, CLOSE_TOO_SLOW, OUTBOX_MAX_FRAMES
+from server.ws import Connection
 
 
 class StalledSocket:
