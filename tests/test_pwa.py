@@ -634,6 +634,28 @@ def test_signing_out_forgets_the_saved_pages_and_the_outbox(devices: Devices) ->
     expect(customer.locator("body")).not_to_contain_text(OUTAGE)
 
 
+@pytest.mark.browser
+def test_signed_out_from_another_device_the_tablet_forgets_the_saved_pages_and_the_outbox(
+    devices: Devices,
+) -> None:
+    tablet = devices.open(WEBER, TABLET_EN_DARK)
+    tid = thread_id(tablet, OUTAGE)
+    visit_online(tablet, tid)
+    write_too_long(tablet, "t" * (BODY_MAX_CHARS + 1))  # stays in the outbox, failed
+    wait_outbox(tablet, 1)
+    assert tablet.evaluate(SAVED_PAGES) != []
+
+    phone = devices.open(None)
+    sign_in(phone, WEBER)  # a session of its own
+    phone.goto("/settings")
+    phone.locator("#end-other-sessions").click()
+    expect(phone.locator("#sessions .device")).to_have_count(1)
+
+    tablet.wait_for_url(re.compile(r"/login\?next="))  # its socket closed with 4401
+    assert tablet.evaluate(SAVED_PAGES) == []
+    assert tablet.evaluate(OUTBOX) == []
+
+
 # -- browser: worker updates ------------------------------------------------------------------
 
 

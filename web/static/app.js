@@ -27,7 +27,10 @@
     typingTimer: null,
     readTimer: null,
     opened: false, // the socket was open before: frames may have been missed since
+    leaving: false, // this page is signing out: its socket closing (4401) is expected
   };
+  const logout = document.getElementById("logout");
+  if (logout) logout.addEventListener("submit", () => (state.leaving = true));
 
   function setConn(name) {
     if (!conn) return;
@@ -74,6 +77,7 @@
     ws.onclose = (e) => {
       if (state.ws === ws) state.ws = null;
       setConn(navigator.onLine === false ? "offline" : "reconnecting");
+      if (state.leaving) return;
       if (e.code === 4401 || e.code === 1008) checkSession();
       scheduleReconnect();
     };
@@ -96,7 +100,11 @@
   async function checkSession() {
     try {
       const r = await fetch("/api/v1/me", { credentials: "same-origin" });
-      if (r.status === 401) location.href = "/login?next=" + encodeURIComponent(location.pathname);
+      if (r.status !== 401) return;
+      // Signed out from another device: this one forgets the person's saved pages and outbox
+      // (a shared tablet), as its own sign-out button does (pwa.js).
+      if (window.dreiklangForget) await window.dreiklangForget();
+      location.href = "/login?next=" + encodeURIComponent(location.pathname);
     } catch (e) {
       /* offline: keep retrying */
     }

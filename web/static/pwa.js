@@ -54,28 +54,34 @@
     (total ? navigator.setAppBadge(total) : navigator.clearAppBadge()).catch(() => undefined);
   }
 
+  // Forget what this device kept of the person: saved pages, unsent messages, the badge.
+  async function forget() {
+    try {
+      if (window.caches) await caches.delete("dk-pages");
+      if (typeof Outbox !== "undefined") await Outbox.clear();
+      if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+        navigator.serviceWorker.controller.postMessage({ type: "signed-out" });
+      }
+      if ("clearAppBadge" in navigator) await navigator.clearAppBadge();
+    } catch (err) {
+      /* best effort: signing out must never be blocked */
+    }
+  }
+
   function forgetOnSignOut() {
     const form = document.getElementById("logout");
     if (!form) return;
     form.addEventListener("submit", async (e) => {
       if (form.dataset.cleared) return;
       e.preventDefault();
-      try {
-        if (window.caches) await caches.delete("dk-pages");
-        if (typeof Outbox !== "undefined") await Outbox.clear();
-        if (navigator.serviceWorker && navigator.serviceWorker.controller) {
-          navigator.serviceWorker.controller.postMessage({ type: "signed-out" });
-        }
-        if ("clearAppBadge" in navigator) await navigator.clearAppBadge();
-      } catch (err) {
-        /* best effort: signing out must never be blocked */
-      }
+      await forget();
       form.dataset.cleared = "1";
       form.submit();
     });
   }
 
   window.dreiklangBadge = updateAppBadge;
+  window.dreiklangForget = forget; // app.js: signed out from another device
   registerWorker();
   offerInstall();
   forgetOnSignOut();
