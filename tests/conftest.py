@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -243,11 +244,59 @@ class LiveServer:
         return str(r.json()["token"])
 
 
+class DemoTemplates:
+    """The demo company loaded once per test session and kind of database, then copied: a
+    SQLite file, or a PostgreSQL template database (CREATE DATABASE … TEMPLATE)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sqlite: Path | None = None
+        self.postgres: str | None = None
+
+    def load_into(self, server: LiveServer) -> None:
+        """Give the server's (new, empty) database the demo company."""
+        if server.database_url.startswith("sqlite://"):
+            if self.sqlite is None:
+                path = self.folder / "demo.sqlite3"
+                LiveServer(f"sqlite://{path}", self.folder).run_cli("demo", "--no-serve")
+                self.sqlite = path
+            shutil.copyfile(self.sqlite, server.database_url.removeprefix("sqlite://"))
+            return
+        if self.postgres is None:
+            name = "dk_demo_" + secrets.token_hex(6)
+            asyncio.run(_pg_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+            self.postgres = name  # set first: dropped at the end even if loading fails
+            LiveServer(_with_database(POSTGRES_URL, name), self.folder).run_cli(
+                "demo", "--no-serve"
+            )
+        target = urlsplit(server.database_url).path.lstrip("/")
+        asyncio.run(_pg_admin(POSTGRES_URL, f'DROP DATABASE "{target}"'))
+        asyncio.run(
+            _pg_admin(POSTGRES_URL, f'CREATE DATABASE "{target}" TEMPLATE "{self.postgres}"')
+        )
+
+    def drop(self) -> None:
+        if self.postgres is not None:
+            drop = f'DROP DATABASE IF EXISTS "{self.postgres}" WITH (FORCE)'
+            asyncio.run(_pg_admin(POSTGRES_URL, drop))
+
+
+@pytest.fixture(scope="session")
+def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplates]:
+    templates = DemoTemplates(tmp_path_factory.mktemp("demo-templates"))
+    try:
+        yield templates
+    finally:
+        templates.drop()
+
+
 @pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, tmp_path: Path, demo_templates: DemoTemplates
+) -> Iterator[LiveServer]:
     """A real server with the demo company loaded, on SQLite and (if configured) PostgreSQL."""
     server = LiveServer(database_url, tmp_path)
-    server.run_cli("demo", "--no-serve")
+    demo_templates.load_into(server)
     server.start()
     try:
         yield server
