@@ -165,9 +165,7 @@ class Fanout:
         except Exception:
             log.exception("catching up %r failed", room.thread)
         finally:
-            room.gap_task = None
-            if room.waiting and room.thread in self.rooms:
-                room.gap_task = asyncio.create_task(self._fill_gap(room))
+            self._loaded(room)
 
     # -- thread rooms ---------------------------------------------------------------------
 
@@ -291,6 +289,12 @@ class Fanout:
             self._dispatch(room, room.waiting.pop(room.expected))
             room.expected += 1
 
+    def _loaded(self, room: Room) -> None:
+        """End a load from the database; events that arrived early start the next one."""
+        room.gap_task = None
+        if room.waiting and room.thread in self.rooms:
+            room.gap_task = asyncio.create_task(self._fill_gap(room))
+
     def _dispatch(self, room: Room, event: LiveEvent) -> None:
         for member in tuple(room.members):
             member.thread_event(event)
@@ -316,6 +320,4 @@ class Fanout:
         except Exception:
             log.exception("gap fill failed in %r", room.thread)
         finally:
-            room.gap_task = None
-            if room.waiting and room.thread in self.rooms:
-                room.gap_task = asyncio.create_task(self._fill_gap(room))
+            self._loaded(room)
