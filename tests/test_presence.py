@@ -92,7 +92,8 @@ async def test_someone_watching_on_another_process_counts_as_watching_until_they
     await two.join("t1", tablet)
     await one.join("t1", Viewer("jan"))
     await eventually(lambda: one.viewers("t1") == {"weber", "jan"})
-    assert two.viewers("t1") == {"weber", "jan"} and one.viewers("t2") == set()
+    await eventually(lambda: two.viewers("t1") == {"weber", "jan"})  # Jan's news travels too
+    assert one.viewers("t2") == set()
     await two.leave("t1", phone)
     await asyncio.sleep(0.3)
     assert one.viewers("t1") == {"weber", "jan"}, "the tablet still has it open"
@@ -110,14 +111,13 @@ async def test_a_process_that_starts_later_learns_who_watches_what_at_once(
 
 
 async def test_the_viewers_of_a_process_that_died_are_forgotten(processes: Processes) -> None:
-    one = await processes.start(heartbeat=0.2, expiry=0.6)
-    two = await processes.start(heartbeat=0.2, expiry=0.6)
+    one = await processes.start(heartbeat=0.2, expiry=1.5)
+    two = await processes.start(heartbeat=0.2, expiry=1.5)
     await two.join("t1", Viewer("weber"))
     await eventually(lambda: one.viewers("t1") == {"weber"})
-    await processes.kill(two)
-    started = time.monotonic()
+    await processes.kill(two)  # no goodbye: only the missing heartbeats tell
+    assert one.viewers("t1") == {"weber"}
     await eventually(lambda: one.viewers("t1") == set())
-    assert time.monotonic() - started >= 0.3, "forgotten for missing heartbeats, not at once"
 
 
 async def test_with_the_memory_broker_presence_stays_in_the_process() -> None:
