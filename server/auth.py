@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
-from server.actions.sessions import SignedIn, session_of
+from server.actions.sessions import SignedIn, secret_hash, session_of
 from server.models import ApiToken, User
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -37,11 +36,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 def new_token() -> tuple[str, str]:
     """Return a fresh API token and the hash we store for it."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return token, token_hash(token)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return token, secret_hash(token)
 
 
 async def user_from_connection(conn: HTTPConnection) -> User | None:
@@ -49,7 +44,7 @@ async def user_from_connection(conn: HTTPConnection) -> User | None:
     header = conn.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
-        found = await ApiToken.get_or_none(token_hash=token_hash(token)).prefetch_related("user")
+        found = await ApiToken.get_or_none(token_hash=secret_hash(token)).prefetch_related("user")
         if found is None:
             return None
         conn.scope[TOKEN_SCOPE_KEY] = found.id  # its sockets close when it is revoked

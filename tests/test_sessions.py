@@ -12,7 +12,7 @@ from server.actions.sessions import (
     device_label,
     end_other_sessions,
     end_session,
-    key_hash,
+    secret_hash,
     session_of,
     sessions_of,
     start_session,
@@ -53,7 +53,7 @@ async def test_a_key_finds_its_session_and_the_table_holds_only_its_hash(
     found = await session_of(key)
     assert found is not None and found.user.id == weber.id
     row = await Session.get(id=found.session_id)
-    assert row.key_hash == key_hash(key) != key and row.device == "Chrome Mobile on Android"
+    assert row.key_hash == secret_hash(key) != key and row.device == "Chrome Mobile on Android"
     assert await session_of(key + "x") is None
     for junk in (None, "", 42, ["key"]):
         assert await session_of(junk) is None

@@ -8,7 +8,7 @@ from tortoise.exceptions import IntegrityError
 
 from server.actions.errors import ActionError, Conflict
 from server.actions.sessions import close_sockets, end_other_sessions
-from server.auth import PASSWORD_MIN_CHARS, hash_password, new_token, token_hash, verify_password
+from server.auth import PASSWORD_MIN_CHARS, hash_password, new_token, verify_password
 from server.i18n import LANGUAGES, N_
 from server.models import ApiToken, Role, User
 
@@ -101,11 +101,9 @@ async def create_token(user: User, name: str) -> str:
     return token
 
 
-async def revoke_token(user: User, token: str) -> bool:
+async def revoke_token(user: User, token_id: int) -> bool:
     """Revoke one of the user's API tokens; close its sockets. Return whether it existed."""
-    found = await ApiToken.get_or_none(token_hash=token_hash(token), user_id=user.id)
-    if found is None:
+    if not await ApiToken.filter(id=token_id, user_id=user.id).delete():
         return False
-    await found.delete()
-    await close_sockets(user, [f"token:{found.id}"])
+    await close_sockets(user, [f"token:{token_id}"])
     return True

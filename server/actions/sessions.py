@@ -29,9 +29,9 @@ class SignedIn:
     session_id: str
 
 
-def key_hash(key: str) -> str:
-    """Hash a cookie's key for storage (a leaked table signs nobody in)."""
-    return hashlib.sha256(key.encode()).hexdigest()
+def secret_hash(secret: str) -> str:
+    """Hash a cookie's key or an API token for storage (a leaked table signs nobody in)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @lru_cache(maxsize=1024)
@@ -53,7 +53,7 @@ async def start_session(user: User, user_agent: str) -> str:
     await Session.filter(last_seen_at__lt=now - timedelta(days=SESSION_DAYS)).delete()
     key = secrets.token_urlsafe(KEY_BYTES)
     await Session.create(
-        user=user, key_hash=key_hash(key), device=device_label(user_agent), last_seen_at=now
+        user=user, key_hash=secret_hash(key), device=device_label(user_agent), last_seen_at=now
     )
     return key
 
@@ -65,7 +65,7 @@ async def session_of(key: object) -> SignedIn | None:
     now = datetime.now(UTC)
     session = (
         await Session.filter(
-            key_hash=key_hash(key), last_seen_at__gte=now - timedelta(days=SESSION_DAYS)
+            key_hash=secret_hash(key), last_seen_at__gte=now - timedelta(days=SESSION_DAYS)
         )
         .select_related("user")
         .first()

@@ -16,7 +16,7 @@ from server.actions.accounts import revoke_token as revoke_token_of
 from server.actions.errors import ActionError
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.threads import start_thread, update_thread
-from server.auth import user_from_connection, uses_token, verify_password
+from server.auth import TOKEN_SCOPE_KEY, user_from_connection, verify_password
 from server.frames import author_json, message_json, thread_json
 from server.i18n import N_
 from server.models import Message, User
@@ -110,8 +110,8 @@ async def issue_token(request: Request) -> Response:
 @api
 async def revoke_token(request: Request, user: User) -> Response:
     """Revoke the token this request carries (a script signing out); its sockets close."""
-    header = request.headers.get("authorization", "")
-    if not uses_token(request) or not await revoke_token_of(user, header[7:].strip()):
+    token_id = request.scope.get(TOKEN_SCOPE_KEY)  # set when the request's token was checked
+    if token_id is None or not await revoke_token_of(user, token_id):
         return json_error(400, "no_token", "send the token to revoke as 'Authorization: Bearer'")
     return Response(status_code=204)
 
