@@ -44,11 +44,11 @@ class Connection(SocketWriter):
     """One client socket: its subscriptions, and its writer (SocketWriter)."""
 
     def __init__(
-        self, ws: WebSocket, user: User, fmt: str, fanout: Fanout, session_id: str | None = None
+        self, ws: WebSocket, user: User, fmt: str, fanout: Fanout, closed_by: str | None = None
     ) -> None:
         super().__init__(ws)
         self.user = user
-        self.session_id = session_id  # its session, or "token:<id>": ending that closes it
+        self.closed_by = closed_by  # its session's id, or "token:<id>": ending that closes it
         self.user_id = user.id
         self.staff = user.is_staff
         self.view = Audience.STAFF if self.staff else Audience.ALL
@@ -77,7 +77,7 @@ class Connection(SocketWriter):
     def channel_frames(self, channel: str, frames: dict[str, str]) -> None:
         ended = frames.get("signed_out")  # on "user:<id>": sessions that just ended
         if ended is not None:
-            if self.session_id is not None and self.session_id in ended.split(","):
+            if self.closed_by is not None and self.closed_by in ended.split(","):
                 self.sign_out()
             return
         if channel.startswith("typing:") and (

@@ -35,7 +35,7 @@ class StalledSocket:
 def connection(ws: StalledSocket) -> Connection:
     user = User(id="u1", email="weber@example.org", display_name="Gisela Weber",
                 role=Role.CUSTOMER, password_hash="x")  # fmt: skip
-    return Connection(ws, user, "json", None, session_id="s1")  # type: ignore[arg-type]
+    return Connection(ws, user, "json", None, closed_by="s1")  # type: ignore[arg-type]
 
 
 def frame(n: int) -> str:
