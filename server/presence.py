@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from server.hub import Broker
@@ -55,7 +55,8 @@ class Presence:
         self._heartbeat = heartbeat
         self._expiry = expiry
         self._task: asyncio.Task[None] | None = None
-        self._sending: set[asyncio.Task[None]] = set()
+        self._outbox: deque[str] = deque()  # sent by one task, in order: an "on" never
+        self._sender: asyncio.Task[None] | None = None  # overtakes the "off" after it
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -98,7 +99,7 @@ class Presence:
         if not self.shared:
             return
         await self.broker.subscribe(CHANNEL)
-        await self._publish({"ask": 1})
+        self._tell({"ask": 1})
         self._task = asyncio.create_task(self._beat(), name="presence-heartbeat")
 
     async def stop(self) -> None:
@@ -107,8 +108,9 @@ class Presence:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for task in list(self._sending):
-            task.cancel()
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
 
     def heard(self, raw: str) -> None:
         """Apply a message from the presence channel."""
@@ -142,14 +144,16 @@ class Presence:
     def _tell(self, data: dict[str, object]) -> None:
         if not self.shared:
             return
-        task = asyncio.get_running_loop().create_task(self._publish(data))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._outbox.append(json.dumps({"p": self.process, **data}, separators=(",", ":")))
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())
 
-    async def _publish(self, data: dict[str, object]) -> None:
+    async def _send(self) -> None:
         try:
-            await self.broker.publish(
-                CHANNEL, json.dumps({"p": self.process, **data}, separators=(",", ":"))
-            )
-        except Exception:  # the next heartbeat repeats the whole picture
-            log.warning("publishing presence failed", exc_info=True)
+            while self._outbox:
+                try:
+                    await self.broker.publish(CHANNEL, self._outbox.popleft())
+                except Exception:  # the next heartbeat repeats the whole picture
+                    log.warning("publishing presence failed", exc_info=True)
+        finally:
+            self._sender = None

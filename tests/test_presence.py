@@ -101,6 +101,21 @@ async def test_someone_watching_on_another_process_counts_as_watching_until_they
     await eventually(lambda: one.viewers("t1") == {"jan"})
 
 
+async def test_news_of_opening_and_leaving_arrives_in_the_order_it_happened(
+    processes: Processes,
+) -> None:
+    """A phone flipping between threads: the last word must be "left", not a stale "open"
+    (the heartbeat that would correct it is a minute away here)."""
+    one, two = await processes.start(), await processes.start()
+    phone = Viewer("weber")
+    for _ in range(30):
+        await two.join("t1", phone)
+        await two.leave("t1", phone)
+    await two.join("t2", phone)  # the last word: watching t2, not t1
+    await eventually(lambda: one.viewers("t2") == {"weber"})
+    assert one.viewers("t1") == set()
+
+
 async def test_a_process_that_starts_later_learns_who_watches_what_at_once(
     processes: Processes,
 ) -> None:
