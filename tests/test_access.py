@@ -17,7 +17,7 @@ from server.actions.accounts import create_user
 from server.app import create_app
 from server.models import PushJob, PushSubscription, Role, new_id
 from server.routes import routes
-from tests.conftest import PASSWORD, csrf_of, login, make_settings, migrate_sync, signup
+from tests.conftest import PASSWORD, Databases, csrf_of, login, make_settings, signup
 
 STAFF = "jan@nordlicht.example"
 ADMIN = "admin@nordlicht.example"
@@ -142,15 +142,16 @@ def build_world(client: TestClient) -> World:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, World]]:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases
+) -> Iterator[tuple[TestClient, World]]:
     """One app and world shared by the tests that must write nothing (argon2 is slow on
     purpose; building the world once per test would cost minutes)."""
     tmp = tmp_path_factory.mktemp("access")
     s = make_settings(
-        f"sqlite://{tmp / 'test.sqlite3'}", tmp, login_attempts_per_minute=1000,
+        databases.sqlite_url(tmp / "test.sqlite3"), tmp, login_attempts_per_minute=1000,
         push_test_endpoint_prefix=PUSH_PREFIX,
     )  # fmt: skip
-    migrate_sync(s)
     with TestClient(create_app(s), base_url="http://testserver") as c:
         yield c, build_world(c)
 

@@ -33,7 +33,7 @@ from server.models import (
 )
 from server.routes import routes
 from server.settings import Settings
-from tests.conftest import PASSWORD, csrf_of, login, make_settings, migrate_sync, signup
+from tests.conftest import PASSWORD, csrf_of, login, make_settings, signup
 
 ADMIN = "admin@nordlicht.example"
 REAL_HASHER = server.auth._hasher  # read before fast_passwords swaps it for a cheap one
@@ -227,7 +227,6 @@ def test_sign_in_with_a_wrong_password_or_unknown_e_mail_says_the_same(
 def strict_client(sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """An app that allows three sign-in attempts a minute."""
     settings = make_settings(sqlite_url, tmp_path, login_attempts_per_minute=3)
-    migrate_sync(settings)
     with TestClient(create_app(settings), base_url="http://testserver") as c:
         yield c
 
@@ -463,7 +462,6 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(client: TestClient) -
 
 def test_https_cookies_adds_secure(sqlite_url: str, tmp_path: Path) -> None:
     settings = make_settings(sqlite_url, tmp_path, https_cookies=True)
-    migrate_sync(settings)
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         signup(client, "tom@example.org", "Tom Becker")
         client.cookies.clear()
@@ -576,7 +574,6 @@ PUSH_PREFIX = "http://127.0.0.1:9/push/"
 def settings(sqlite_url: str, tmp_path: Path) -> Settings:
     """The default settings, plus a test prefix so a device can be saved without DNS."""
     s = make_settings(sqlite_url, tmp_path, push_test_endpoint_prefix=PUSH_PREFIX)
-    migrate_sync(s)
     return s
 
 

@@ -16,7 +16,7 @@ from server.app import MAX_BODY_BYTES, create_app
 from server.markdown import BODY_MAX_CHARS
 from server.models import ApiToken, Event, Message, Role, Thread
 from server.routes import routes
-from tests.conftest import PASSWORD, csrf_of, login, make_settings, migrate_sync
+from tests.conftest import PASSWORD, csrf_of, login, make_settings
 
 STAFF = "jan@nordlicht.example"
 CUSTOMER = "tom@example.org"
@@ -74,7 +74,6 @@ def staff(client: TestClient) -> dict[str, str]:
 def any_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """The app on SQLite and on PostgreSQL (when TEST_POSTGRES_URL is set)."""
     settings = make_settings(database_url, tmp_path)
-    migrate_sync(settings)
     with TestClient(create_app(settings), base_url="http://testserver") as c:
         yield c
 

@@ -90,7 +90,6 @@ async def test_demo_prints_a_working_sign_in_for_every_role_and_loads_once(
 
 
 def test_user_add_creates_a_staff_account_that_can_sign_in(sqlite_url: str, tmp_path: Path) -> None:
-    assert run_cli(tmp_path, sqlite_url, "migrate").returncode == 0
     done = run_cli(
         tmp_path, sqlite_url, "user", "add", " Jan@Nordlicht.example", "--name", "Jan Petersen",
         "--role", "employee", "--team", "Field service", "--password", "a long password",
@@ -131,7 +130,6 @@ def test_user_add_creates_a_staff_account_that_can_sign_in(sqlite_url: str, tmp_
 def test_user_add_explains_bad_input_and_fails(
     sqlite_url: str, tmp_path: Path, args: list[str], code: int, message: str
 ) -> None:
-    assert run_cli(tmp_path, sqlite_url, "migrate").returncode == 0
     taken = ["taken@nordlicht.example", "--name", "T", "--password", "x" * 12]
     assert run_cli(tmp_path, sqlite_url, "user", "add", *taken).returncode == 0
     done = run_cli(tmp_path, sqlite_url, "user", "add", *args)
@@ -141,12 +139,10 @@ def test_user_add_explains_bad_input_and_fails(
     assert "created" not in done.stdout
 
 
-def test_user_add_on_an_unmigrated_database_says_to_migrate(
-    sqlite_url: str, tmp_path: Path
-) -> None:
+def test_user_add_on_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
     done = run_cli(
-        tmp_path, sqlite_url, "user", "add", "jan@nordlicht.example", "--name", "Jan",
-        "--password", "a long password",
+        tmp_path, f"sqlite://{tmp_path / 'empty.sqlite3'}", "user", "add",
+        "jan@nordlicht.example", "--name", "Jan", "--password", "a long password",
     )  # fmt: skip
     assert done.returncode == 2
     assert "run `dreiklang migrate` first" in done.stderr

@@ -54,9 +54,9 @@ def run_cli(tmp_path: Path, database_url: str, *args: str) -> subprocess.Complet
 
 
 async def test_opening_an_unmigrated_database_fails_naming_the_fix(
-    database_url: str, tmp_path: Path
+    empty_database_url: str, tmp_path: Path
 ) -> None:
-    url = with_password(database_url, "hunter2")
+    url = with_password(empty_database_url, "hunter2")
     settings = make_settings(url, tmp_path)
     with pytest.raises(UnmigratedDatabase) as caught:
         await open_database(settings)
@@ -94,8 +94,8 @@ def test_migrating_twice_is_harmless(tmp_path: Path) -> None:
     assert (tmp_path / "db" / "dreiklang.sqlite3").exists()
 
 
-async def test_data_survives_migrating_again(database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(database_url, tmp_path)
+async def test_data_survives_migrating_again(empty_database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(empty_database_url, tmp_path)
     await migrate(settings)
     await open_database(settings)
     try:
@@ -179,12 +179,13 @@ def test_a_secret_key_from_the_environment_wins_and_writes_no_file(
     assert not (tmp_path / "data" / "secret_key").exists()
 
 
-async def test_a_transaction_on_sqlite_holds_the_write_lock_from_its_start(tmp_path: Path) -> None:
+async def test_a_transaction_on_sqlite_holds_the_write_lock_from_its_start(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     """The push-worker child writes to the same file. A transaction that reads and then writes
     must not let it commit in between: SQLite would fail the write at once ("database is
     locked", busy_timeout does not apply), as a device registration once did with a 500."""
-    settings = make_settings(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
-    await migrate(settings)
+    settings = make_settings(sqlite_url, tmp_path)
     await open_database(settings)
     try:
         user = await create_user("weber@example.org", "Gisela Weber", PASSWORD, Role.CUSTOMER, "")
@@ -203,12 +204,11 @@ async def test_a_transaction_on_sqlite_holds_the_write_lock_from_its_start(tmp_p
 
 
 async def test_a_transaction_that_cannot_get_the_write_lock_fails_and_frees_the_connection(
-    tmp_path: Path,
+    sqlite_url: str, tmp_path: Path
 ) -> None:
     """Past busy_timeout the transaction fails with a database error; the process's connection
     is free again for the next query (tortoise's own context kept it locked)."""
-    settings = make_settings(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
-    await migrate(settings)
+    settings = make_settings(sqlite_url, tmp_path)
     await open_database(settings)
     try:
         client = get_connection("default")

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.hub import MemoryBroker, RedisBroker, broker_for
 from server.settings import Settings
-from tests.conftest import make_settings, migrate_sync
+from tests.conftest import make_settings
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 
@@ -265,7 +265,6 @@ def assert_an_app_starts_afterwards(settings: Settings) -> None:
 
 def test_the_app_does_not_start_with_an_unknown_broker(sqlite_url: str, tmp_path: Path) -> None:
     settings = make_settings(sqlite_url, tmp_path, broker_url="nats://queue:4222")
-    migrate_sync(settings)
     with pytest.raises(ValueError, match="'nats://queue:4222'"), TestClient(create_app(settings)):
         pass
     assert_an_app_starts_afterwards(settings)
@@ -275,7 +274,6 @@ def test_the_app_does_not_start_when_redis_is_unreachable(sqlite_url: str, tmp_p
     import redis.exceptions
 
     settings = make_settings(sqlite_url, tmp_path, broker_url="redis://127.0.0.1:1/0")
-    migrate_sync(settings)
     with pytest.raises(redis.exceptions.ConnectionError), TestClient(create_app(settings)):
         pass
     assert_an_app_starts_afterwards(settings)

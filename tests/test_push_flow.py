@@ -41,7 +41,7 @@ from server.actions.messages import delete_message, send_message
 from server.actions.notifications import save_subscription
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread
-from server.db import close_database, migrate, open_database
+from server.db import close_database, open_database
 from server.models import (
     NotificationIntent,
     PushJob,
@@ -52,7 +52,15 @@ from server.models import (
     User,
 )
 from server.settings import Settings
-from tests.conftest import DEMO_PASSWORD, PASSWORD, LiveServer, csrf_of, make_settings, signup
+from tests.conftest import (
+    DEMO_PASSWORD,
+    PASSWORD,
+    DemoTemplates,
+    LiveServer,
+    csrf_of,
+    make_settings,
+    signup,
+)
 from tests.live_helpers import WAIT_SECONDS, Api, Scene, WsClient, new_client_id
 from tests.pushservice import PushService, Received, Subscription
 
@@ -81,7 +89,7 @@ class PushSite:
 
 
 @contextlib.contextmanager
-def running_site(database_url: str, tmp: Path) -> Iterator[PushSite]:
+def running_site(database_url: str, tmp: Path, demo: DemoTemplates) -> Iterator[PushSite]:
     """Start the push service, then the demo server that may send to it."""
     service = PushService(subprocess_dir=tmp / "pushservice")
     service.start()
@@ -89,7 +97,7 @@ def running_site(database_url: str, tmp: Path) -> Iterator[PushSite]:
     env = {"PUSH_TEST_ENDPOINT_PREFIX": service.endpoint_prefix, "VAPID_SUBJECT": SUBJECT}
     server = LiveServer(database_url, tmp / "server", env_extra=env)
     try:
-        server.run_cli("demo", "--no-serve")
+        demo.load_into(server)
         server.start()
         key = httpx.get(server.url + "/push/key", trust_env=False).json()["public_key"]
         yield PushSite(server, service, key)
@@ -99,17 +107,19 @@ def running_site(database_url: str, tmp: Path) -> Iterator[PushSite]:
 
 
 @pytest.fixture
-def site(database_url: str, tmp_path: Path) -> Iterator[PushSite]:
+def site(database_url: str, tmp_path: Path, demo_templates: DemoTemplates) -> Iterator[PushSite]:
     """A fresh server and push service, on SQLite and (if configured) PostgreSQL."""
-    with running_site(database_url, tmp_path) as s:
+    with running_site(database_url, tmp_path, demo_templates) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PushSite]:
-    """One SQLite server and push service for the scenarios (a server takes ~8 s to set up)."""
+def shared(
+    tmp_path_factory: pytest.TempPathFactory, demo_templates: DemoTemplates
+) -> Iterator[PushSite]:
+    """One SQLite server and push service for the scenarios."""
     tmp = tmp_path_factory.mktemp("push-flow")
-    with running_site(f"sqlite://{tmp / 'db.sqlite3'}", tmp) as s:
+    with running_site(f"sqlite://{tmp / 'db.sqlite3'}", tmp, demo_templates) as s:
         yield s
 
 
@@ -666,7 +676,6 @@ class Queue:
 @pytest.fixture
 async def queue(database_url: str, tmp_path: Path, fast_passwords: None) -> AsyncIterator[Queue]:
     settings = make_settings(database_url, tmp_path)
-    await migrate(settings)
     await open_database(settings)
     try:
         people = {
@@ -930,10 +939,9 @@ def gone_within(pid: int, seconds: float) -> bool:
 
 
 @pytest.fixture
-def bare_server(tmp_path: Path) -> Iterator[LiveServer]:
+def bare_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """A live server on an empty database, with its push worker child (stopped at the end)."""
-    server = LiveServer(f"sqlite://{tmp_path / 'db.sqlite3'}", tmp_path)
-    server.run_cli("migrate")
+    server = LiveServer(sqlite_url, tmp_path)
     server.start()
     try:
         yield server

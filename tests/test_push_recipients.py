@@ -26,7 +26,7 @@ from server.actions.errors import NotFound
 from server.actions.messages import send_message
 from server.actions.notifications import save_preferences, save_subscription, set_follow
 from server.actions.threads import start_thread, update_thread
-from server.db import close_database, migrate, open_database
+from server.db import close_database, open_database
 from server.models import (
     Audience,
     Message,
@@ -63,7 +63,6 @@ async def db(database_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
     """A migrated, open database (SQLite, and PostgreSQL when configured), without a server:
     nothing expands the intents the actions write, so each test reads them itself."""
     settings = make_settings(database_url, tmp_path)
-    await migrate(settings)
     await open_database(settings)
     try:
         yield settings
