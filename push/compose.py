@@ -6,23 +6,26 @@ import html
 
 import nh3
 
+from push.kinds import KINDS, Words
 from push.payloads import Notification
 from server.i18n import gettext_for
 from server.models import Message, PushJob, ReadState, Thread, User
 from server.queries import message_count_of, messages_visible_to, thread_rows, visible_to
 
 UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; older ones count
+APP_NAME = "Dreiklang"  # the title of a notification that is about no thread
 
 
 async def compose(job: PushJob, user: User) -> Notification | str:
     """Build the notification, or say why none is due any more."""
-    language = user.language or "en"
-    _ = gettext_for(language).gettext
-    if job.kind == "test":
-        return Notification(
-            "test", "Dreiklang", _("Notifications work on this device."), "/settings",
-            "test", 0,
-        )  # fmt: skip
+    kind = KINDS.by_name.get(job.kind)
+    if kind is None:
+        return "unknown kind"
+    catalog = gettext_for(user.language or "en")
+    _, ngettext = catalog.gettext, catalog.ngettext
+    if not kind.about_thread:
+        body = kind.body(Words(_, ngettext))
+        return Notification(kind.name, APP_NAME, body, "/settings", kind.name, 0)
     thread = await Thread.get_or_none(id=job.thread_id)
     if thread is None or not visible_to(user, thread):
         return "not visible"
@@ -32,7 +35,8 @@ async def compose(job: PushJob, user: User) -> Notification | str:
         if message is None or not visible_to(user, thread, message):
             return "deleted or not visible"
     url = f"/threads/{thread.id}"
-    if job.kind in ("reply", "mention"):
+    words = Words(_, ngettext, status=_(thread.status.value.capitalize()))
+    if kind.about_message:
         read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
         unread = message_count_of(thread, user) - (read.read_messages if read else 0)
         if unread <= 0:
@@ -46,20 +50,11 @@ async def compose(job: PushJob, user: User) -> Notification | str:
         author = message.author.display_name
         if message.author.is_staff:
             author += f" ({_('staff')})"
-        if job.kind == "mention":
-            body = _("{name} mentioned you: {text}").format(name=author, text=text)
-        elif unread > 1:
-            body = _("{count} new replies, the latest from {name}: {text}").format(
-                count=unread, name=author, text=text
-            )
-        else:
-            body = f"{author}: {text}"
-    elif job.kind == "status":
-        body = _("Status: {status}").format(status=_(thread.status.value.capitalize()))
-    else:
-        body = _("Something needs a moderator.")
+        words = Words(_, ngettext, author, text, unread, words.status)
     badge = sum(row.unread for row in await thread_rows(user))
-    return Notification(job.kind, thread.title, body, url, f"thread-{thread.id}", badge)
+    return Notification(
+        kind.name, thread.title, kind.body(words), url, f"thread-{thread.id}", badge
+    )
 
 
 async def _unread_from_others(user: User, thread: Thread, unread: int) -> int:

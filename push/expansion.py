@@ -15,7 +15,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
-from push.recipients import Candidate, candidates, first_wanted, mention_names, mention_query
+from push.audiences import mention_names, mention_query
+from push.kinds import KINDS
+from push.recipients import Candidate, candidates, first_wanted
 from server import sql
 from server.models import (
     FollowState,
@@ -30,11 +32,8 @@ from server.models import (
 
 LEASE_SECONDS = 60  # a claimed job not finished by then (process died) is tried again
 BATCH = 100  # jobs fetched per round
-# Which newer jobs for the same thread and device cover a job: a newer reply or mention
-# covers a reply (its body counts the unread replies); only a newer mention covers a mention,
-# so a mention is never downgraded to a normal-urgency reply.
-MERGES_INTO = {"reply": ("reply", "mention"), "mention": ("mention",)}
-SEEN_LIVE = ("reply", "mention")  # kinds not pushed to who had the thread open
+# Which newer jobs for the same thread and device cover a job (push/kinds.py, replaced_by).
+MERGES_INTO = KINDS.merging()
 COVERING = frozenset(kind for into in MERGES_INTO.values() for kind in into)
 INTENT_MAX_AGE_SECONDS = 3600  # intents no worker expanded within an hour notify nobody
 Id = TypeVar("Id", int, str)
@@ -107,7 +106,7 @@ class IntentExpansion:
             for reader, offered in readers:
                 # Who watched it happen live hears no reply or mention (a status change, yes).
                 kinds = (
-                    tuple(k for k in offered if k not in SEEN_LIVE)
+                    tuple(k for k in offered if not KINDS[k].seen_live)
                     if reader.id in saw_it
                     else offered
                 )
@@ -134,7 +133,7 @@ class IntentExpansion:
     async def _reaches_a_device(self, pending: list[NotificationIntent]) -> bool:
         """Tell cheaply whether a batch may notify any device at all: a follower of one of its
         threads has one, or it may mention or alert someone (the full check follows)."""
-        if any(i.kind not in ("reply", "status") for i in pending):
+        if any(not KINDS[i.kind].followers_only for i in pending if i.kind in KINDS.by_name):
             return True
         messages = [i.message_id for i in pending if i.message_id is not None]
         if messages:

@@ -11,15 +11,6 @@ TITLE_MAX_CHARS = 80
 BODY_MAX_CHARS = 180  # a lock screen shows two or three lines
 SHORTENED_BODY_CHARS = 60  # after a 413 from a push service
 
-# TTL and urgency per kind (RFC 8030): mentions and moderator alerts are urgent.
-DELIVERY = {
-    "reply": (2 * 24 * 3600, "normal"),  # a phone asleep over a weekend still gets it
-    "status": (2 * 24 * 3600, "normal"),
-    "mention": (2 * 24 * 3600, "high"),
-    "moderation": (6 * 3600, "high"),  # stale alerts are noise; the queue shows them anyway
-    "test": (600, "high"),  # a test that arrives an hour later proves nothing
-}
-
 
 @dataclass(frozen=True)
 class Notification:

@@ -19,9 +19,15 @@ from tortoise.connection import get_connection
 
 from push import sender
 from push.compose import compose
-from push.endpoints import EndpointRefused, check_resolves_public, check_shape
+from push.endpoints import (
+    DEFAULT_PUSH_HOSTS,
+    EndpointRefused,
+    check_resolves_public,
+    check_shape,
+)
 from push.expansion import BATCH, LEASE_SECONDS, MERGES_INTO, IntentExpansion, chunks, now
-from push.payloads import DELIVERY, SHORTENED_BODY_CHARS, Notification
+from push.kinds import KINDS
+from push.payloads import SHORTENED_BODY_CHARS, Notification
 from push.vapid import VapidKeys
 from server import sql
 from server.models import (
@@ -55,7 +61,7 @@ class PushConfig:
     def from_settings(cls, settings: Settings, keys: VapidKeys) -> PushConfig:
         return cls(
             keys=keys,
-            allowed_hosts=settings.push_hosts,
+            allowed_hosts=DEFAULT_PUSH_HOSTS + settings.push_service_hosts,
             test_prefix=settings.push_test_endpoint_prefix,
             concurrency=settings.push_concurrency,
             checkpoint=settings.sqlite_path is not None,
@@ -228,7 +234,8 @@ class PushWorker(IntentExpansion):
             await self._record_error(device, str(err))
             self._finish(job, PushJobState.FAILED, str(err))
             return
-        ttl, urgency = DELIVERY.get(note.kind, DELIVERY["reply"])
+        kind = KINDS[note.kind]  # how push services treat it (RFC 8030)
+        ttl, urgency = kind.ttl_seconds, kind.urgency
         target = sender.Device(device.endpoint, device.p256dh, device.auth)
         assert self._session is not None
         # Topic lets a push service replace an undelivered older push for the same thread.

@@ -15,16 +15,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from push.process import PushProcess
-from push.vapid import load_or_create
-from push.worker import PushConfig, PushWorker
+from push import api as push
 from server import templating
-from server.actions import publishing
-from server.actions.errors import NotFound, TooLarge
-from server.actions.sessions import SESSION_DAYS
+from server.adapters.uvicorn import RAW_SEND_KEY
+from server.auth import SESSION_DAYS
 from server.db import close_database, open_database
+from server.errors import NotFound, TooLarge
 from server.i18n import N_
 from server.live import make_fanout
+from server.publisher import Publisher
 from server.ratelimit import LoginLimiter
 from server.routes import routes
 from server.settings import Settings, load_settings
@@ -67,18 +66,13 @@ def create_app(settings: Settings | None = None) -> Any:
             raise
         app.state.fanout = fanout
         await fanout.start()
-        worker: PushWorker | PushProcess | None = None
-        if settings.push_enabled and settings.push_in_process:
-            worker = PushWorker(PushConfig.from_settings(settings, app.state.vapid))
-        elif settings.push_enabled:
-            worker = PushProcess(settings)
-        if worker is not None:
-            await worker.start()
-        publishing.install(fanout, worker.wake if worker else None)
+        worker = (
+            await push.start_worker(settings, app.state.vapid) if settings.push_enabled else None
+        )
+        app.state.publisher = Publisher(fanout, worker.wake if worker else None)
         try:
             yield
         finally:
-            publishing.install(None)
             if worker is not None:
                 await worker.stop()
             await fanout.stop()
@@ -110,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Any:
         max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
-    app.state.vapid = load_or_create(
+    app.state.vapid = push.load_vapid(
         settings.data_dir, str(settings.vapid_private_key), settings.vapid_subject
     )
     app.state.login_limiter = LoginLimiter(
@@ -130,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Any:
 
     async def outer(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
-            scope["dreiklang.raw_send"] = send
+            scope[RAW_SEND_KEY] = send
         elif scope["type"] == "http" and declared_length(scope) > MAX_BODY_BYTES:
             # Refuse before anything reads the body: the CSRF check reads a form's body first.
             # (Starlette's limit would answer too, but only in plain text.)

@@ -1,23 +1,46 @@
-"""Who is asking: password hashing, sessions, API tokens."""
+"""Who is asking: password hashing, API tokens, and the session a cookie names (reads only;
+starting, renewing and ending sessions are actions, server/actions/sessions.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
-from server.actions.sessions import SignedIn, secret_hash, session_of
-from server.models import ApiToken, User
+from server.models import User
+from server.queries import live_session, token_holder
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # A fixed hash to verify against when the e-mail is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash("not a real password")
 PASSWORD_MIN_CHARS = 10  # NIST 800-63B asks for at least 8; we add a little headroom
+SESSION_DAYS = 30  # a field technician should not sign in again every week
+SEEN_EVERY = timedelta(hours=1)  # how stale last_seen_at may get: one write per hour, not per hit
 SESSION_SCOPE_KEY = "dreiklang.session"  # where a request keeps its looked-up session
 TOKEN_SCOPE_KEY = "dreiklang.token"  # noqa: S105 - where a request keeps its token's id
 TOKEN_PREFIX = "dk_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """Who a session cookie belongs to, which session it is, and when it was last used."""
+
+    user: User
+    session_id: str
+    last_seen_at: datetime
+
+    def renewal_due(self, now: datetime) -> bool:
+        return now - self.last_seen_at > SEEN_EVERY
+
+
+def secret_hash(secret: str) -> str:
+    """Hash a cookie's key or an API token for storage (a leaked table signs nobody in)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def hash_password(password: str) -> str:
@@ -39,12 +62,22 @@ def new_token() -> tuple[str, str]:
     return token, secret_hash(token)
 
 
+async def session_of(key: object) -> SignedIn | None:
+    """Return the live session a cookie's key names (idle for under SESSION_DAYS)."""
+    if not isinstance(key, str) or not key:
+        return None
+    since = datetime.now(UTC) - timedelta(days=SESSION_DAYS)
+    session = await live_session(secret_hash(key), since)
+    if session is None:
+        return None
+    return SignedIn(session.user, session.id, session.last_seen_at)
+
+
 async def user_from_connection(conn: HTTPConnection) -> User | None:
     """Return the signed-in user of a request or socket: bearer token first, then session."""
     header = conn.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-        found = await ApiToken.get_or_none(token_hash=secret_hash(token)).prefetch_related("user")
+        found = await token_holder(secret_hash(header[7:].strip()))
         if found is None:
             return None
         conn.scope[TOKEN_SCOPE_KEY] = found.id  # its sockets close when it is revoked

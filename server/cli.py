@@ -51,7 +51,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 def _push_worker(settings: Settings, wake_pipe: bool) -> int:
     import logging
 
-    from push.process import run_worker
+    from push.api import run_worker
 
     logging.basicConfig(level=logging.INFO, format="push worker: %(levelname)s %(message)s")
     try:
@@ -86,7 +86,7 @@ async def _demo(settings: Settings) -> None:
 
 async def _add_user(settings: Settings, args: argparse.Namespace) -> int:
     from server.actions.accounts import create_user
-    from server.actions.errors import ActionError
+    from server.errors import ActionError
 
     password = args.password or getpass.getpass("password: ")
     try:

@@ -26,7 +26,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         url = "postgres://" + url.removeprefix("postgresql://")
     connection: str | dict[str, Any] = url
     if url.startswith("sqlite://"):  # tortoise's engine, with IMMEDIATE transactions
-        connection = {**expand_db_url(url), "engine": "server.sqlite_engine"}
+        connection = {**expand_db_url(url), "engine": "server.adapters.tortoise.sqlite"}
     return {
         "connections": {"default": connection},
         "apps": {

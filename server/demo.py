@@ -6,7 +6,9 @@ from server.actions.accounts import create_user
 from server.actions.messages import send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
-from server.models import Role, Thread, User
+from server.models import Role, User
+from server.publisher import Publisher
+from server.queries import thread_by_id, user_by_email
 
 DEMO_PASSWORD = "nordlicht-demo"  # noqa: S105 - printed on purpose: it is the demo's sign-in
 
@@ -127,24 +129,27 @@ THREADS: list[tuple[str, str, str, str, list[tuple[str, str]], str | None]] = [
 ]
 
 
-async def load_demo() -> list[str]:
+async def load_demo(publisher: Publisher | None = None) -> list[str]:
     """Create the demo company unless it exists; return how to sign in as each role."""
+    live = publisher or Publisher()  # no server running: nothing is live yet
     people: dict[str, User] = {}
-    fresh = not await User.exists(email=PEOPLE[0][1])
+    fresh = await user_by_email(PEOPLE[0][1]) is None
     for key, email, name, role, team in PEOPLE:
-        found = await User.get_or_none(email=email)
+        found = await user_by_email(email)
         people[key] = found or await create_user(email, name, DEMO_PASSWORD, role, team)
     if fresh:
         for i, (author, title, kind, visibility, messages, status) in enumerate(THREADS):
             first_speaker, first_body = messages[0]
             thread, _, _ = await start_thread(
-                people[author], title, first_body, f"demo-{i}-0", kind, visibility
+                live, people[author], title, first_body, f"demo-{i}-0", kind, visibility
             )
             for j, (speaker, body) in enumerate(messages[1:], start=1):
-                await send_message(people[speaker], thread.id, body, f"demo-{i}-{j}")
+                await send_message(live, people[speaker], thread.id, body, f"demo-{i}-{j}")
             if status:
-                await update_thread(people["jan"], thread.id, status=status)
-            await mark_read(people[author], await Thread.get(id=thread.id))
+                await update_thread(live, people["jan"], thread.id, status=status)
+            current = await thread_by_id(thread.id)
+            assert current is not None
+            await mark_read(live, people[author], current)
     lines = ["Demo company 'Stadtwerke Nordlicht' is ready. Sign in with password "
              f"{DEMO_PASSWORD!r} as:"]  # fmt: skip
     for key, email, name, role, team in PEOPLE:

@@ -42,18 +42,19 @@ class LiveEvent:
     staff_seq: int
     public_seq: int | None
     frames: dict[str, str]  # "<view>:<format>" -> encoded frame; no key = not for that view
+    also: str | None = None  # who gets it besides staff, unnumbered ("own:<format>" frames)
 
     def encode(self) -> str:
         """Serialize for the broker."""
-        return json.dumps(
-            {"t": self.thread, "s": self.staff_seq, "p": self.public_seq, "f": self.frames},
-            separators=(",", ":"),
-        )
+        data = {"t": self.thread, "s": self.staff_seq, "p": self.public_seq, "f": self.frames}
+        if self.also is not None:
+            data["a"] = self.also
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str) -> LiveEvent:
         data = json.loads(raw)
-        return cls(data["t"], data["s"], data["p"], data["f"])
+        return cls(data["t"], data["s"], data["p"], data["f"], data.get("a"))
 
 
 class Member(Protocol):

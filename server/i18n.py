@@ -8,53 +8,26 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "web" / "locale"
 LANGUAGES = ("en", "de")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
-
-
-class CatalogTranslations(gettext.NullTranslations):
-    """Translations read straight from a .po file, so no compiled .mo is committed."""
-
-    def __init__(self, messages: dict[str, str], plurals: dict[tuple[str, int], str]) -> None:
-        super().__init__()
-        self._messages = messages
-        self._plurals = plurals
-
-    def gettext(self, message: str) -> str:
-        return self._messages.get(message) or message
-
-    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
-        index = 0 if n == 1 else 1  # English and German share this plural rule
-        found = self._plurals.get((msgid1, index))
-        if found:
-            return found
-        return msgid1 if n == 1 else msgid2
+DOMAIN = "messages"
 
 
 @cache
 def translations(language: str) -> gettext.NullTranslations:
-    """Return the catalog for a language (English is the source text)."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT_LANGUAGE or not path.exists():
+    """Return the compiled catalog of a language (`web/locale/<lang>/LC_MESSAGES/messages.mo`,
+    with its plural rule); English is the source text itself."""
+    if language == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()
-    with path.open("rb") as f:
-        catalog = read_po(f, locale=language)
-    messages: dict[str, str] = {}
-    plurals: dict[tuple[str, int], str] = {}
-    for entry in catalog:
-        if not entry.id or entry.fuzzy:
-            continue
-        if isinstance(entry.id, tuple):
-            for i, text in enumerate(entry.string or ()):
-                plurals[(str(entry.id[0]), i)] = str(text)
-        elif entry.string:
-            messages[str(entry.id)] = str(entry.string)
-    return CatalogTranslations(messages, plurals)
+    found = Translations.load(str(LOCALE_DIR), [language], DOMAIN)
+    if not isinstance(found, Translations):  # babel returns NullTranslations for a missing file
+        raise FileNotFoundError(f"no compiled catalog for {language!r} in {LOCALE_DIR}")
+    return found
 
 
 def negotiate(accept_language: str | None, preferred: str = "") -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import nh3
 from markdown_it import MarkdownIt
 
-from server.i18n import N_, localize
+from server.errors import ActionError
+from server.i18n import N_
 
 BODY_MAX_CHARS = 10_000  # a long answer fits; a pasted log file does not
 
@@ -35,33 +34,19 @@ def render(body: str) -> str:
     ).strip()
 
 
-class BodyError(ValueError):
-    """A message body that cannot be stored, with a message for the user (see ActionError)."""
-
-    def __init__(self, code: str, template: str, /, **params: Any) -> None:
-        self.code = code
-        self.template = template
-        self.params = params
-        self.message = template.format(**params) if params else template
-        super().__init__(self.message)
-
-    def localized(self, language: str) -> str:
-        return localize(self.template, self.params, language)
-
-
 def clean_body(body: object) -> str:
-    """Return the body stripped of outer whitespace, or raise BodyError."""
+    """Return the body stripped of outer whitespace, or raise ActionError."""
     if not isinstance(body, str):
-        raise BodyError(
+        raise ActionError(
             "invalid", N_("message body must be text, not {kind}"), kind=type(body).__name__
         )
     text = body.replace("\r\n", "\n").strip()
     if "\x00" in text:
-        raise BodyError("invalid", N_("message body contains a NUL character"))
+        raise ActionError("invalid", N_("message body contains a NUL character"))
     if not text:
-        raise BodyError("empty", N_("message is empty"))
+        raise ActionError("empty", N_("message is empty"))
     if len(text) > BODY_MAX_CHARS:
-        raise BodyError(
+        raise ActionError(
             "too_long",
             N_("message is {length:,} characters; the limit is {limit:,}"),
             length=len(text),

@@ -162,6 +162,12 @@ class Event(Model):
         "models.Message", related_name="events", null=True, on_delete=fields.CASCADE
     )
     message_id: str | None
+    # Someone who sees a staff-numbered event besides staff (a rule such as "the author and
+    # staff"), unnumbered. Never cascades: an event row is never deleted, or numbers would gap.
+    also: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    also_id: str | None
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

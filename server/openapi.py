@@ -1,212 +1,107 @@
-"""The OpenAPI description of the JSON API, served at /api/openapi.json."""
+"""The OpenAPI description of the JSON API, served at /api/openapi.json.
+
+Generated, never written by hand: each `/api/` route's view carries its declaration
+(server/views/endpoint.py), and the request and response shapes are the msgspec types the
+API encodes and decodes with (server/payloads.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from server.markdown import BODY_MAX_CHARS
+from server import payloads
+from server.views.endpoint import Operation
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-ERRORS = {
-    "400": _json(_ref("Error"), "Bad input; nothing was written"),
-    "401": _json(_ref("Error"), "Not signed in"),
-    "404": _json(_ref("Error"), "Not found, or not visible to you"),
-    "413": _json(_ref("Error"), "The request body is over 256 KiB (code too_large)"),
+REF = "#/components/schemas/{name}"
+ERROR_TEXTS = {
+    400: "Bad input; nothing was written",
+    401: "Not signed in (or wrong credentials)",
+    403: "Not allowed (the thread is closed, or only its author or staff may)",
+    404: "Not found, or not visible to you",
+    409: "A client_id used for another thread",
+    413: "The request body is over 256 KiB (code too_large)",
+    429: "Too many attempts: wait a minute",
 }
-THREAD_ID = {"name": "thread_id", "in": "path", "required": True, "schema": {"type": "string"}}
-MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
-LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "schema": {"type": "integer", "minimum": 1, "maximum": 100},
-}
+DESCRIPTION = (
+    'Threads and messages. Every error is `{"error": {"code", "message"}}`. Live '
+    "events: WebSocket /ws, see docs/protocol.md."
+)
 
 
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+def operations(routes: list[BaseRoute]) -> list[tuple[str, str, Operation]]:
+    """Return (path, method, declaration) of every declared API route."""
+    found = []
+    for route in routes:
+        operation = getattr(getattr(route, "endpoint", None), "operation", None)
+        if isinstance(route, Route) and isinstance(operation, Operation):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                found.append((route.path, method.lower(), operation))
+    return found
 
 
-SCHEMA: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "Dreiklang API",
-        "version": "1",
-        "description": "Threads and messages. Live events: WebSocket /ws, see docs/protocol.md.",
-    },
-    "components": {
-        "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                        "required": ["code", "message"],
-                    }
+def _content(shape: type[Any], description: str) -> dict[str, Any]:
+    ref = {"$ref": REF.format(name=shape.__name__)}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+def build(routes: list[BaseRoute]) -> dict[str, Any]:
+    """Generate the OpenAPI 3.1 document of the declared API routes."""
+    declared = operations(routes)
+    shapes: set[type[Any]] = {payloads.Error}
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, op in declared:
+        spec: dict[str, Any] = {"summary": op.summary, "responses": {}}
+        if op.public:
+            spec["security"] = []
+        item = paths.setdefault(path, {})
+        for param in op.params:
+            described = {"name": param.name, "in": param.where, "required": param.where == "path",
+                         "schema": param.schema,
+                         **({"description": param.description} if param.description else {})}  # fmt: skip
+            # Path parameters belong to the path (every method has them), the rest to one.
+            where = item if param.where == "path" else spec
+            if described not in where.setdefault("parameters", []):
+                where["parameters"].append(described)
+        if op.body is not None:
+            shapes.add(op.body)
+            spec["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": REF.format(name=op.body.__name__)}}
                 },
-            },
-            "Author": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "name": {"type": "string"},
-                    "staff": {"type": "boolean"},
-                    "team": {"type": "string"},
-                },
-            },
-            "Thread": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "title": {"type": "string"},
-                    "kind": {"enum": ["question", "idea", "discussion"]},
-                    "visibility": {"enum": ["public", "internal"]},
-                    "status": {"enum": ["open", "answered", "closed"]},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "last_activity_at": {"type": "string", "format": "date-time"},
-                    "seq": {"type": "integer", "description": "latest event sequence you can see"},
-                    "messages": {"type": "integer"},
-                    "unread": {"type": "integer"},
-                },
-            },
-            "Message": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "thread": {"type": "string"},
-                    "author": _ref("Author"),
-                    "client_id": {"type": "string"},
-                    "staff_only": {"type": "boolean"},
-                    "body": {"type": "string", "description": "Markdown"},
-                    "html": {"type": "string", "description": "sanitized HTML"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "edited_at": {"type": ["string", "null"], "format": "date-time"},
-                    "deleted": {"type": "boolean"},
-                },
-            },
-            "NewMessage": {
-                "type": "object",
-                "required": ["body", "client_id"],
-                "properties": {
-                    "body": {"type": "string", "maxLength": BODY_MAX_CHARS},
-                    "client_id": {
-                        "type": "string",
-                        "maxLength": 64,
-                        "description": "your id for this send; a retry with it is stored once",
-                    },
-                },
-            },
-        },
-    },
-    "security": [{"token": []}],
-    "paths": {
-        "/api/v1/tokens": {
-            "post": {
-                "summary": "Trade e-mail and password for an API token",
-                "security": [],
-                "requestBody": _body(
-                    {
-                        "type": "object",
-                        "required": ["email", "password"],
-                        "properties": {
-                            "email": {"type": "string"},
-                            "password": {"type": "string"},
-                            "name": {"type": "string"},
-                        },
-                    }
-                ),
-                "responses": {"201": _json({"type": "object"}, "Created"), **ERRORS},
             }
+        for status, shape in op.responses.items():
+            if shape is None:
+                spec["responses"][str(status)] = {"description": "Done, nothing to say"}
+            else:
+                shapes.add(shape)
+                spec["responses"][str(status)] = _content(shape, "OK")
+        for status in op.errors:
+            spec["responses"][str(status)] = _content(payloads.Error, ERROR_TEXTS[status])
+        item[method] = spec
+    _, components = msgspec.json.schema_components(
+        sorted(shapes, key=lambda s: s.__name__), ref_template=REF
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Dreiklang API", "version": "1", "description": DESCRIPTION},
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": components,
         },
-        "/api/v1/tokens/current": {
-            "delete": {
-                "summary": "Revoke the token this request carries; its sockets close (4401)",
-                "responses": {"204": {"description": "Revoked"}, **ERRORS},
-            }
-        },
-        "/api/v1/me": {"get": {"summary": "Who am I", "responses": {"200": _json(_ref("Author"))}}},
-        "/api/v1/threads": {
-            "get": {
-                "summary": "Threads you can see, newest activity first",
-                "parameters": [
-                    LIMIT,
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                ],
-                "responses": {"200": _json({"type": "object"}), **ERRORS},
-            },
-            "post": {
-                "summary": "Start a thread with its first message",
-                "requestBody": _body(
-                    {
-                        "allOf": [_ref("NewMessage")],
-                        "properties": {
-                            "title": {"type": "string", "maxLength": 200},
-                            "kind": {"enum": ["question", "idea", "discussion"]},
-                            "visibility": {"enum": ["public", "internal"]},
-                        },
-                    }
-                ),
-                "responses": {"201": _json({"type": "object"}, "Created"), **ERRORS},
-            },
-        },
-        "/api/v1/threads/{thread_id}": {
-            "parameters": [THREAD_ID],
-            "get": {"summary": "One thread", "responses": {"200": _json(_ref("Thread")), **ERRORS}},
-            "patch": {
-                "summary": "Change title or status",
-                "requestBody": _body({"type": "object"}),
-                "responses": {"200": _json(_ref("Thread")), **ERRORS},
-            },
-        },
-        "/api/v1/threads/{thread_id}/messages": {
-            "parameters": [THREAD_ID],
-            "get": {
-                "summary": "Messages, newest first; pass next_before as before for older ones",
-                "parameters": [
-                    LIMIT,
-                    {"name": "before", "in": "query", "schema": {"type": "string"}},
-                ],
-                "responses": {"200": _json({"type": "object"}), **ERRORS},
-            },
-            "post": {
-                "summary": "Send a message (idempotent by client_id)",
-                "requestBody": _body(_ref("NewMessage")),
-                "responses": {
-                    "201": _json(_ref("Message"), "Stored"),
-                    "200": _json(_ref("Message"), "Already stored under this client_id"),
-                    **ERRORS,
-                },
-            },
-        },
-        "/api/v1/messages/{message_id}": {
-            "parameters": [MESSAGE_ID],
-            "patch": {
-                "summary": "Edit your message",
-                "requestBody": _body(
-                    {"type": "object", "properties": {"body": {"type": "string"}}}
-                ),
-                "responses": {"200": _json(_ref("Message")), **ERRORS},
-            },
-            "delete": {
-                "summary": "Delete your message",
-                "responses": {"200": _json(_ref("Message")), **ERRORS},
-            },
-        },
-    },
-}
+        "security": [{"token": []}],
+        "paths": paths,
+    }
 
 
 async def openapi_schema(request: Request) -> Response:
-    return JSONResponse(SCHEMA)
+    """Serve the document of this app's routes (generated once per app)."""
+    state = request.app.state
+    if getattr(state, "openapi", None) is None:
+        state.openapi = build(request.app.routes)
+    return JSONResponse(state.openapi)

@@ -6,10 +6,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard
 
-from tortoise.expressions import Q
+from tortoise.connection import get_connection
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from server.models import Audience, Event, Message, ReadState, Thread, User, Visibility
+from server.models import (
+    ApiToken,
+    Audience,
+    Event,
+    Follow,
+    Message,
+    NotificationSettings,
+    PushSubscription,
+    ReadState,
+    Role,
+    Session,
+    Thread,
+    User,
+    Visibility,
+)
 
 REPLAY_LIMIT = 500  # beyond this many missed events a reload is cheaper than a replay
 PAGE_SIZE_MAX = 100
@@ -108,15 +123,51 @@ async def latest_messages(
 
 
 async def events_since(user: User, thread: Thread, since: int) -> list[Event] | None:
-    """Return the user's view of events after `since`, in order; None if too many to replay."""
+    """Return the user's view of events after `since` (in their numbering), in order; None if
+    too many to replay. A customer also gets the events a rule shows them unnumbered (such as
+    "the author and staff") that came after their `since`."""
+    query = Event.filter(thread_id=thread.id)
     if user.is_staff:
-        query = Event.filter(thread_id=thread.id, staff_seq__gt=since).order_by("staff_seq")
+        query = query.filter(staff_seq__gt=since)
     else:
-        query = Event.filter(thread_id=thread.id, public_seq__gt=since).order_by("public_seq")
-    rows = await query.limit(REPLAY_LIMIT + 1).prefetch_related("message", "message__author")
+        after: Any = 0
+        if since > 0:  # the staff position of the customer's `since`
+            after = Subquery(
+                Event.filter(thread_id=thread.id, public_seq=since).values("staff_seq")
+            )
+        query = query.filter(
+            Q(public_seq__gt=since)
+            | Q(public_seq__isnull=True, also_id=user.id, staff_seq__gt=after)
+        )
+    rows = await query.order_by("staff_seq").limit(REPLAY_LIMIT + 1)
     if len(rows) > REPLAY_LIMIT:
         return None
     return rows
+
+
+async def events_between(thread_id: str, first: int, last: int) -> list[Event]:
+    """Return a thread's events with staff_seq in [first, last], in order (gap filling)."""
+    return (
+        await Event.filter(thread_id=thread_id, staff_seq__gte=first, staff_seq__lte=last)
+        .order_by("staff_seq")
+    )  # fmt: skip
+
+
+async def latest_seq(thread_id: str) -> int:
+    """Return a thread's latest committed staff_seq (0 for an unknown thread)."""
+    thread = await Thread.filter(id=thread_id).only("id", "staff_seq").first()
+    return thread.staff_seq if thread is not None else 0
+
+
+async def latest_seqs(thread_ids: list[str]) -> dict[str, int]:
+    """Return the latest committed staff_seq of each of these threads that exists."""
+    rows = await Thread.filter(id__in=thread_ids).values_list("id", "staff_seq")
+    return {str(thread_id): int(seq) for thread_id, seq in rows}
+
+
+async def thread_by_id(thread_id: str) -> Thread | None:
+    """Return a thread whoever asks (the server's own work: gap filling, push)."""
+    return await Thread.get_or_none(id=thread_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,3 +234,81 @@ async def page_threads(
         )
         for t in threads
     ]
+
+
+# -- the person's own things ------------------------------------------------------------------
+
+
+async def message_by_client_id(author: User, client_id: str) -> Message | None:
+    """Return the message an author sent under a client_id (a retried send), with author."""
+    return await Message.get_or_none(author_id=author.id, client_id=client_id).prefetch_related(
+        "author"
+    )
+
+
+async def user_by_email(email: str) -> User | None:
+    return await User.get_or_none(email=email)
+
+
+async def staff_members() -> list[User]:
+    """Every staff account, by name (the admin page)."""
+    return await User.exclude(role=Role.CUSTOMER).order_by("display_name")
+
+
+async def live_session(key_hash: str, since: datetime) -> Session | None:
+    """Return the session with this key hash, last used after `since`, with its user."""
+    return (
+        await Session.filter(key_hash=key_hash, last_seen_at__gte=since)
+        .select_related("user")
+        .first()
+    )
+
+
+async def token_holder(token_hash: str) -> ApiToken | None:
+    """Return the API token with this hash, with its user."""
+    return await ApiToken.get_or_none(token_hash=token_hash).prefetch_related("user")
+
+
+async def sessions_of(user: User, since: datetime) -> list[Session]:
+    """The user's sessions used after `since`, the most recently used first."""
+    return await Session.filter(user_id=user.id, last_seen_at__gte=since).order_by(
+        "-last_seen_at", "-created_at"
+    )
+
+
+async def session_ids_of(user: User, but: str) -> list[str]:
+    """The ids of the user's sessions but one."""
+    found = await Session.filter(user_id=user.id).exclude(id=but).values_list("id", flat=True)
+    return [str(i) for i in found]
+
+
+async def notification_settings(user: User) -> NotificationSettings:
+    """The user's push preferences (the defaults if never saved)."""
+    found = await NotificationSettings.get_or_none(user_id=user.id)
+    return found or NotificationSettings(user_id=user.id)
+
+
+async def devices_of(user: User) -> list[PushSubscription]:
+    """The user's push devices, newest first."""
+    return await PushSubscription.filter(user_id=user.id).order_by("-created_at")
+
+
+async def follow_state(user: User, thread_id: str) -> str | None:
+    """How the user follows a thread: "following", "muted", or None (the default)."""
+    found = await Follow.get_or_none(user_id=user.id, thread_id=thread_id)
+    return found.state.value if found else None
+
+
+async def messages_page(
+    user: User, thread: Thread, limit: int, before: Message | None
+) -> list[Message]:
+    """One page of a thread's visible messages for the API, newest first, before a message."""
+    query = messages_visible_to(user, thread)
+    if before is not None:
+        query = query.filter(seq__lt=before.seq)
+    return await query.order_by("-seq").limit(limit).prefetch_related("author")
+
+
+async def database_answers() -> None:
+    """Ask the database a trivial question; raise if it cannot answer (health checks)."""
+    await get_connection("default").execute_query("SELECT 1")

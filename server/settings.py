@@ -40,13 +40,6 @@ class Settings:
     push_test_endpoint_prefix: str = ""
     push_concurrency: int = 16
 
-    @property
-    def push_hosts(self) -> tuple[str, ...]:
-        """Return the push services endpoints may point at: the known ones plus configured."""
-        from push.endpoints import DEFAULT_PUSH_HOSTS
-
-        return DEFAULT_PUSH_HOSTS + self.push_service_hosts
-
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -6,41 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.websockets import WebSocket
 
-from server.frames import dumps
+from server.adapters import uvicorn
 
 OUTBOX_MAX_FRAMES = 2_000  # a client this far behind is closed and resumes from the database
 CLOSE_TOO_SLOW = 4008  # the client fell behind: reconnect and resume
 CLOSE_SIGNED_OUT = 4401  # the session ended while the socket was open
-
-
-class _Continue:
-    """Finish, inside the task awaiting this, a coroutine that suspended on its first step."""
-
-    __slots__ = ("coro", "fut")
-
-    def __init__(self, coro: Any, fut: Any) -> None:
-        self.coro = coro
-        self.fut = fut
-
-    def __await__(self) -> Any:
-        coro, fut = self.coro, self.fut
-        while True:
-            try:
-                value = yield fut
-            except BaseException as exc:  # cancellation: pass it on
-                try:
-                    fut = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    fut = coro.send(value)
-                except StopIteration as stop:
-                    return stop.value
 
 
 class SocketWriter:
@@ -58,7 +33,7 @@ class SocketWriter:
     def make_sender(self) -> Any:
         # The server's own ASGI send, stashed by create_app: frames skip Starlette's
         # WebSocket state checks and the HTTP-only middleware wrappers (sessions, errors).
-        raw = self.ws.scope.get("dreiklang.raw_send")
+        raw = self.ws.scope.get(uvicorn.RAW_SEND_KEY)
         if raw is None:
             return self.ws.send_text
 
@@ -93,32 +68,30 @@ class SocketWriter:
             return
         # Send at once: while the socket is writable the send completes without suspending,
         # so no task has to be woken. Only a paused socket hands over to a draining task.
-        coro = self.send_frame(frame)
         try:
-            fut = coro.send(None)
-        except StopIteration:
-            return
+            rest = uvicorn.start(self.send_frame(frame))
         except Exception:
             self.gone = True
             return
-        self.draining = asyncio.get_running_loop().create_task(self.drain(_Continue(coro, fut)))
+        if rest is not None:
+            self.draining = asyncio.get_running_loop().create_task(self.drain(rest))
 
     def hold(self) -> None:
         """Keep frames in the outbox until open_with sends the first (before accept)."""
         self.draining = asyncio.get_running_loop().create_future()  # push() then queues
 
-    def open_with(self, first: dict[str, Any]) -> None:
+    def open_with(self, first: str) -> None:
         """Send the first frame, then those that arrived while the socket was opening."""
         if self.draining is not None:
             self.draining.cancel()
         self.draining = None
         waiting = list(self.outbox)
         self.outbox.clear()
-        self.push(dumps(first))
+        self.push(first)
         for frame in waiting:
             self.push(frame)
 
-    async def drain(self, pending: _Continue) -> None:
+    async def drain(self, pending: Awaitable[Any]) -> None:
         """Finish the suspended send, then the outbox; close a client that cannot keep up."""
         try:
             await pending

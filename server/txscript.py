@@ -25,6 +25,8 @@ from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
+from server.adapters.aiosqlite import run_on_thread
+
 T = TypeVar("T")
 Statement = tuple[str, list[Any]]
 Rows = list[dict[str, Any]]
@@ -74,10 +76,7 @@ async def run_transaction(script: Script[T], connection: str = "default") -> T:
     # connection meanwhile, as tortoise's own SQLite transactions do.
     async with client.acquire_connection() as aconn:
         try:
-            # aiosqlite has no public "run this on the connection's thread"; _execute is what
-            # all its public methods use (pinned in pyproject.toml, covered by every send test).
-            result: T = await aconn._execute(_run_sqlite, aconn._conn, script)  # noqa: SLF001
-            return result
+            return await run_on_thread(aconn, _run_sqlite, script)
         except sqlite3.IntegrityError as err:
             raise IntegrityError(err) from err
         except sqlite3.OperationalError as err:

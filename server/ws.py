@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.actions.errors import ActionError, NotFound
+from server import protocol
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
-from server.auth import TOKEN_SCOPE_KEY, signed_in_session, user_from_connection, uses_token
+from server.auth import TOKEN_SCOPE_KEY, uses_token
+from server.errors import ActionError, NotFound
+from server.events.frames import OWN, replay_frames
+from server.events.registry import load_subjects
 from server.fanout import Fanout, LiveEvent
-from server.frames import dumps, replay_frame
 from server.i18n import N_, negotiate
 from server.models import Audience, User
+from server.publisher import Publisher
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
 from server.socketwriter import CLOSE_SIGNED_OUT, SocketWriter
+from server.views.common import identify
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ TYPING_INTERVAL_SECONDS = 2.0  # at most one typing notice per thread and connec
 @dataclass(slots=True)
 class Subscription:
     cursor: int = 0  # last sequence delivered, in this viewer's numbering
-    buffer: list[tuple[int, str]] | None = field(default_factory=list)  # live events during replay
+    buffer: list[tuple[int | None, str]] | None = field(default_factory=list)  # during replay
     typed_at: float = 0.0
 
 
@@ -44,7 +48,13 @@ class Connection(SocketWriter):
     """One client socket: its subscriptions, and its writer (SocketWriter)."""
 
     def __init__(
-        self, ws: WebSocket, user: User, fmt: str, fanout: Fanout, closed_by: str | None = None
+        self,
+        ws: WebSocket,
+        user: User,
+        fmt: str,
+        fanout: Fanout,
+        publisher: Publisher,
+        closed_by: str | None = None,
     ) -> None:
         super().__init__(ws)
         self.user = user
@@ -54,7 +64,9 @@ class Connection(SocketWriter):
         self.view = Audience.STAFF if self.staff else Audience.ALL
         self.fmt = fmt
         self.key = f"{self.view.value}:{fmt}"
+        self.own_key = f"{OWN}:{fmt}"
         self.fanout = fanout
+        self.publisher = publisher
         self.subs: dict[str, Subscription] = {}
 
     # -- delivery (called by the fan-out, must not block) -------------------------------
@@ -65,11 +77,18 @@ class Connection(SocketWriter):
             return
         frame = event.frames.get(self.key)
         if frame is None:
+            if event.also == self.user_id and self.own_key in event.frames:
+                self._deliver(sub, None, event.frames[self.own_key])
             return  # not for this audience
-        seq = event.staff_seq if self.staff else event.public_seq
-        assert seq is not None
+        self._deliver(sub, event.staff_seq if self.staff else event.public_seq, frame)
+
+    def _deliver(self, sub: Subscription, seq: int | None, frame: str) -> None:
+        """Send an event now, or keep it while the subscription replays; numbered events go
+        out once and in order, unnumbered ones (a rule's "also") as they come."""
         if sub.buffer is not None:
             sub.buffer.append((seq, frame))
+        elif seq is None:
+            self.push(frame)
         elif seq > sub.cursor:
             sub.cursor = seq
             self.push(frame)
@@ -94,61 +113,38 @@ class Connection(SocketWriter):
 
     # -- requests from the client --------------------------------------------------------
 
-    def reply(self, data: dict[str, Any]) -> None:
-        self.push(dumps(data))
+    def reply(self, frame: protocol.ServerFrame) -> None:
+        self.push(protocol.encode(frame))
 
     def error(self, err: ActionError, **ref: Any) -> None:
         """Reply with an error frame; browsers ("html:<lang>") read it in their language."""
         message = err.message if self.fmt == "json" else err.localized(self.fmt[5:])
-        self.reply({"type": "error", "code": err.code, "message": message, **ref})
+        self.push(protocol.error_frame(err.code, message, **ref))
 
     async def handle(self, raw: str) -> None:
-        if len(raw.encode()) > FRAME_MAX_BYTES:
-            self.error(
-                ActionError(
+        try:
+            if len(raw.encode()) > FRAME_MAX_BYTES:
+                raise ActionError(
                     "too_large", N_("frame is larger than {limit} bytes"), limit=FRAME_MAX_BYTES
                 )
-            )
+            frame = protocol.decode(raw)
+        except ActionError as err:
+            self.error(err, **(protocol.refs(raw) if err.code != "too_large" else {}))
             return
-        try:
-            frame = json.loads(raw)
-        except ValueError:
-            self.error(ActionError("bad_frame", N_("frame is not JSON")))
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            self.error(
-                ActionError("bad_frame", N_("frame must be a JSON object with a string 'type'"))
-            )
-            return
-        kind = frame["type"]
-        handler = HANDLERS.get(kind)
-        if handler is None:
-            self.error(
-                ActionError("unknown_type", N_("unknown frame type {type!r:.40}"), type=kind)
-            )
-            return
-        ref = {k: frame[k] for k in ("thread", "client_id", "id") if k in frame}
+        handler = HANDLERS[type(frame)]
         try:
             await handler(self, frame)
         except ActionError as err:
-            self.error(err, **ref)
+            self.error(err, **_refs(frame))
         except Exception:  # a bug or an outage must cost one frame, not the whole socket
-            log.exception("frame %r failed for user %s", kind, self.user.id)
+            log.exception("frame %r failed for user %s", type(frame).__name__, self.user.id)
             self.error(
                 ActionError("internal", N_("the server could not handle this frame; try again")),
-                **ref,
+                **_refs(frame),
             )
 
-    async def subscribe(self, frame: dict[str, Any]) -> None:
-        thread_id = frame.get("thread")
-        since = frame.get("since")
-        if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
-            raise ActionError(
-                "bad_frame",
-                N_("'since' must be an integer or null, not {since!r:.40}"),
-                since=since,
-            )
-        thread = await thread_for(self.user, thread_id)
+    async def subscribe(self, frame: protocol.Subscribe) -> None:
+        thread = await thread_for(self.user, frame.thread)
         if thread is None:
             raise NotFound()
         if thread.id not in self.subs and len(self.subs) >= SUBSCRIPTIONS_MAX:
@@ -163,89 +159,81 @@ class Connection(SocketWriter):
         await self.fanout.listen("typing:" + thread.id, self)
         await thread.refresh_from_db()
         current = seq_of(thread, self.user)
-        replay = (
+        since = frame.since
+        rows = (
             None
             if since is None or since > current or since < 0
             else await events_since(self.user, thread, since)
         )
-        if since is not None and replay is None:
+        if since is not None and rows is None:
             # We cannot bring the client up to date by replay: it must reload the thread.
-            self.reply({"type": "reset", "thread": thread.id, "seq": current})
+            self.reply(protocol.Reset(thread=thread.id, seq=current))
             sub.cursor = current
-        elif replay is None:
+        elif rows is None:
             sub.cursor = current
         else:
             assert since is not None
             sub.cursor = since
-            for event in replay:
-                seq = event.staff_seq if self.staff else event.public_seq
-                assert seq is not None
-                self.push(replay_frame(event, thread, self.user, self.fmt))
-                sub.cursor = seq
+            subjects = await load_subjects(thread, rows)
+            for seq, text in replay_frames(self.user, thread, rows, subjects, self.fmt):
+                self.push(text)
+                if seq is not None:
+                    sub.cursor = seq
         buffered, sub.buffer = sub.buffer or [], None
         for live_seq, text in buffered:
-            if live_seq > sub.cursor:
-                sub.cursor = live_seq
-                self.push(text)
-        self.reply({"type": "subscribed", "thread": thread.id, "seq": sub.cursor})
+            self._deliver(sub, live_seq, text)
+        self.reply(protocol.Subscribed(thread=thread.id, seq=sub.cursor))
 
     async def unsubscribe_id(self, thread_id: str) -> None:
         if self.subs.pop(thread_id, None) is not None:
             await self.fanout.leave(thread_id, self)
             await self.fanout.unlisten("typing:" + thread_id, self)
 
-    async def unsubscribe(self, frame: dict[str, Any]) -> None:
-        thread_id = frame.get("thread")
-        if isinstance(thread_id, str):
-            await self.unsubscribe_id(thread_id)
-        self.reply({"type": "unsubscribed", "thread": thread_id})
+    async def unsubscribe(self, frame: protocol.Unsubscribe) -> None:
+        await self.unsubscribe_id(frame.thread)
+        self.reply(protocol.Unsubscribed(thread=frame.thread))
 
-    async def send(self, frame: dict[str, Any]) -> None:
+    async def send(self, frame: protocol.Send) -> None:
         msg, created = await send_message(
-            self.user,
-            frame.get("thread"),
-            frame.get("body"),
-            frame.get("client_id"),
-            audience_of(frame.get("audience")),
-        )
+            self.publisher, self.user, frame.thread, frame.body, frame.client_id,
+            audience_of(frame.audience),
+        )  # fmt: skip
         self.reply(
-            {"type": "ack", "client_id": msg.client_id, "id": msg.id, "thread": msg.thread_id,
-             "duplicate": not created}
+            protocol.Ack(id=msg.id, thread=msg.thread_id, client_id=msg.client_id,
+                         duplicate=not created)
         )  # fmt: skip
 
-    async def edit(self, frame: dict[str, Any]) -> None:
-        msg = await edit_message(self.user, frame.get("id"), frame.get("body"))
-        self.reply({"type": "ack", "id": msg.id, "thread": msg.thread_id})
+    async def edit(self, frame: protocol.Edit) -> None:
+        msg = await edit_message(self.publisher, self.user, frame.id, frame.body)
+        self.reply(protocol.Ack(id=msg.id, thread=msg.thread_id))
 
-    async def delete(self, frame: dict[str, Any]) -> None:
-        msg = await delete_message(self.user, frame.get("id"))
-        self.reply({"type": "ack", "id": msg.id, "thread": msg.thread_id})
+    async def delete(self, frame: protocol.Delete) -> None:
+        msg = await delete_message(self.publisher, self.user, frame.id)
+        self.reply(protocol.Ack(id=msg.id, thread=msg.thread_id))
 
-    async def typing(self, frame: dict[str, Any]) -> None:
-        thread_id = frame.get("thread")
-        sub = self.subs.get(thread_id) if isinstance(thread_id, str) else None
+    async def typing(self, frame: protocol.Typing) -> None:
+        sub = self.subs.get(frame.thread)
         if sub is None:
             raise ActionError("not_subscribed", N_("subscribe to the thread first"))
         now = time.monotonic()
         if now - sub.typed_at < TYPING_INTERVAL_SECONDS:
             return
         sub.typed_at = now
-        notice = dumps(
-            {"type": "typing", "thread": thread_id, "user": self.user.id,
-             "name": self.user.display_name, "staff": self.staff}
-        )  # fmt: skip
-        await self.fanout.publish_frames(
-            "typing:" + str(thread_id), {"any": notice, "from": self.user.id}
+        notice = protocol.TypingNotice(
+            thread=frame.thread, user=self.user.id, name=self.user.display_name, staff=self.staff
+        )
+        await self.publisher.notice(
+            "typing:" + frame.thread, {"any": protocol.encode(notice), "from": self.user.id}
         )
 
-    async def read(self, frame: dict[str, Any]) -> None:
-        thread = await thread_for(self.user, frame.get("thread"))
+    async def read(self, frame: protocol.Read) -> None:
+        thread = await thread_for(self.user, frame.thread)
         if thread is None:
             raise NotFound()
-        await mark_read(self.user, thread)
+        await mark_read(self.publisher, self.user, thread)
 
-    async def ping(self, frame: dict[str, Any]) -> None:
-        self.reply({"type": "pong", "t": frame.get("t")})
+    async def ping(self, frame: protocol.Ping) -> None:
+        self.reply(protocol.Pong(t=frame.t))
 
     async def close_all(self) -> None:
         for thread_id in list(self.subs):
@@ -254,15 +242,21 @@ class Connection(SocketWriter):
         await self.fanout.unlisten("user:" + self.user.id, self)
 
 
-HANDLERS = {
-    "subscribe": Connection.subscribe,
-    "unsubscribe": Connection.unsubscribe,
-    "send": Connection.send,
-    "edit": Connection.edit,
-    "delete": Connection.delete,
-    "typing": Connection.typing,
-    "read": Connection.read,
-    "ping": Connection.ping,
+def _refs(frame: protocol.ClientFrame) -> dict[str, Any]:
+    """The fields of a frame that an error about it echoes."""
+    return {k: getattr(frame, k) for k in protocol.REF_FIELDS if hasattr(frame, k)}
+
+
+Handler = Callable[[Connection, Any], Awaitable[None]]
+HANDLERS: dict[type[protocol.ClientFrame], Handler] = {
+    protocol.Subscribe: Connection.subscribe,
+    protocol.Unsubscribe: Connection.unsubscribe,
+    protocol.Send: Connection.send,
+    protocol.Edit: Connection.edit,
+    protocol.Delete: Connection.delete,
+    protocol.Typing: Connection.typing,
+    protocol.Read: Connection.read,
+    protocol.Ping: Connection.ping,
 }
 
 
@@ -272,15 +266,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     if not settings.origin_allowed(ws.headers.get("origin"), ws.headers.get("host")):
         await ws.close(code=1008, reason="origin not allowed")  # before accept: HTTP 403
         return
-    user = await user_from_connection(ws)
-    if user is None:
+    identity = await identify(ws)
+    if identity is None:
         await ws.close(code=CLOSE_SIGNED_OUT, reason="sign in first")  # before accept: HTTP 403
         return
+    user = identity.user
     if uses_token(ws):
         closed_by: str | None = f"token:{ws.scope[TOKEN_SCOPE_KEY]}"  # revoking it closes this
     else:
-        signed_in = await signed_in_session(ws)  # looked up already
-        closed_by = signed_in.session_id if signed_in is not None else None
+        closed_by = identity.session_id
     if ws.headers.get("origin") is None and not uses_token(ws):
         # Browsers always send an Origin; a cookie without one did not come from our page.
         await ws.close(code=1008, reason="send a token or an Origin")  # before accept: HTTP 403
@@ -290,7 +284,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     else:
         fmt = "html:" + negotiate(ws.headers.get("accept-language"), user.language)
     fanout: Fanout = ws.app.state.fanout
-    conn = Connection(ws, user, fmt, fanout, closed_by)
+    conn = Connection(ws, user, fmt, fanout, ws.app.state.publisher, closed_by)
     conn.hold()
     try:
         # Listen before `hello`: from then on the client misses no notice, and a sign-out
@@ -302,7 +296,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         if conn.gone:
             return  # signed out while it opened: refused (closing before accept is a 403)
         await ws.accept()
-        conn.open_with({"type": "hello", "user": user.id, "staff": user.is_staff, "format": fmt})
+        conn.open_with(protocol.encode(protocol.Hello(user=user.id, staff=user.is_staff,
+                                                      format=fmt)))  # fmt: skip
         while not conn.gone:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":

@@ -21,12 +21,14 @@ import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
+from server.publisher import Publisher
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 DEMO_PASSWORD = "nordlicht-demo"  # noqa: S105
 PASSWORD = "correct horse battery"  # noqa: S105
+NOT_LIVE = Publisher()  # for actions run without a server: nothing is published
 
 
 def free_port() -> int:

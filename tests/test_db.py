@@ -23,7 +23,7 @@ from server.actions.threads import start_thread
 from server.db import UnmigratedDatabase, close_database, migrate, open_database, redacted
 from server.models import Message, Role, Thread, User
 from server.settings import load_settings
-from tests.conftest import PASSWORD, ROOT, make_settings
+from tests.conftest import NOT_LIVE, PASSWORD, ROOT, make_settings
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -100,8 +100,10 @@ async def test_data_survives_migrating_again(empty_database_url: str, tmp_path: 
     await open_database(settings)
     try:
         author = await create_user("jan@nordlicht.example", "Jan", PASSWORD, Role.EMPLOYEE)
-        thread, _, _ = await start_thread(author, "Umspannwerk Hafen", "Kabelschaden", "c-1")
-        await send_message(author, thread.id, "Umgeschaltet.", "c-2")
+        thread, _, _ = await start_thread(
+            NOT_LIVE, author, "Umspannwerk Hafen", "Kabelschaden", "c-1"
+        )
+        await send_message(NOT_LIVE, author, thread.id, "Umgeschaltet.", "c-2")
     finally:
         await close_database()
     await migrate(settings)

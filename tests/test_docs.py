@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from server.actions.events import EVENT_NAMES
+from server.events import EVENTS
+from server.protocol import CLIENT_FRAMES, ERROR_TYPE, EVENT_TYPE, SERVER_FRAMES
 from server.settings import Settings
 from server.ws import HANDLERS
 from tests.conftest import DEMO_PASSWORD, ROOT, free_port
@@ -38,14 +39,35 @@ def test_every_setting_is_read_from_the_environment_and_listed_in_the_readme() -
         assert f"| `{name}` |" in README, f"README's configuration table lacks {name}"
 
 
-def test_every_event_type_is_documented_in_the_protocol() -> None:
-    for name in EVENT_NAMES:
-        assert f"`{name}`" in PROTOCOL, f"docs/protocol.md does not describe event {name}"
+def table_rows(heading: str) -> dict[str, list[str]]:
+    """Return the rows of the first table under a heading of docs/protocol.md, by first cell."""
+    section = PROTOCOL.split(heading + "\n", 1)[1]
+    rows = {}
+    for line in section.split("\n\n#", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) >= 2:
+            rows[cells[0].strip("`")] = cells[1:]
+    return rows
 
 
-def test_every_client_frame_type_is_documented_in_the_protocol() -> None:
-    for kind in HANDLERS:
-        assert f"| `{kind}` |" in PROTOCOL, f"docs/protocol.md does not describe frame {kind}"
+def test_the_protocol_lists_exactly_the_registered_event_types_with_who_sees_them() -> None:
+    documented = table_rows("### Event names")
+    assert set(documented) == set(EVENTS.names()), "docs/protocol.md's events != the registry"
+    for event_type in EVENTS:
+        meaning, who = documented[event_type.name]
+        assert meaning == event_type.summary, event_type.name
+        assert who == event_type.visible.name, event_type.name
+
+
+def test_the_protocol_lists_exactly_the_frames_clients_send_and_the_socket_handles() -> None:
+    tags = {frame.__struct_config__.tag for frame in CLIENT_FRAMES}
+    assert tags == set(table_rows("## Client → server")), "docs/protocol.md != server/protocol.py"
+    assert set(HANDLERS) == set(CLIENT_FRAMES), "every client frame has exactly one handler"
+
+
+def test_the_protocol_lists_exactly_the_frames_the_server_sends() -> None:
+    tags = {frame.__struct_config__.tag for frame in SERVER_FRAMES} | {ERROR_TYPE, EVENT_TYPE}
+    assert tags == set(table_rows("## Server → client")), "docs/protocol.md != server/protocol.py"
 
 
 def test_the_readme_gives_exactly_two_quick_start_commands_and_ci_runs_the_second() -> None:

@@ -11,17 +11,16 @@ import pytest
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from server.actions.accounts import clean_email, create_user
-from server.actions.errors import ActionError, Conflict, Forbidden, NotFound
-from server.actions.messages import checked_body
+from server.errors import ActionError, Conflict, Forbidden, NotFound
 from server.i18n import N_
-from server.markdown import BODY_MAX_CHARS, BodyError, clean_body
+from server.markdown import BODY_MAX_CHARS, clean_body
 from server.models import Role
 from tests.conftest import PASSWORD, csrf_of, login, signup
 
 ROOT = Path(__file__).resolve().parent.parent
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
-ERROR_CLASSES = {"ActionError": 1, "BodyError": 1, "NotFound": 0, "Forbidden": 0, "Conflict": 0}
+ERROR_CLASSES = {"ActionError": 1, "NotFound": 0, "Forbidden": 0, "Conflict": 0}
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -78,13 +77,9 @@ def test_a_message_without_params_is_shown_as_it_is_even_with_braces() -> None:
     assert err.localized("de") == err.message
 
 
-def test_a_body_error_becomes_an_action_error_that_is_still_translatable() -> None:
-    with pytest.raises(BodyError) as body:
-        clean_body("   ")
-    assert (body.value.code, body.value.message) == ("empty", "message is empty")
-    assert body.value.localized("de") == "Die Nachricht ist leer"
+def test_a_refused_body_is_an_action_error_that_is_still_translatable() -> None:
     with pytest.raises(ActionError) as caught:
-        checked_body("\n")
+        clean_body("\n")
     assert (caught.value.code, caught.value.message) == ("empty", "message is empty")
     assert caught.value.localized("de") == "Die Nachricht ist leer"
 

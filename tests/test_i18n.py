@@ -12,10 +12,11 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
-from server.i18n import LOCALE_DIR, negotiate
+from server.i18n import LOCALE_DIR, gettext_for, negotiate
 from tests.conftest import csrf_of, signup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +37,9 @@ def marked_strings() -> dict[str, list[str]]:
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords
     ):
-        for msgid in message if isinstance(message, tuple) else (message,):
-            if msgid:
-                found.setdefault(msgid, []).append(f"{filename}:{lineno}")
+        msgid = message[0] if isinstance(message, tuple) else message  # plurals: the singular
+        if msgid:
+            found.setdefault(msgid, []).append(f"{filename}:{lineno}")
     return found
 
 
@@ -90,8 +91,33 @@ def texts(string: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def test_the_translation_template_lists_exactly_the_marked_strings() -> None:
-    listed = {str(m.id) for m in load(TEMPLATE) if m.id}
+    listed = {str(m.id[0] if isinstance(m.id, tuple) else m.id) for m in load(TEMPLATE) if m.id}
     assert listed == set(marked_strings()), f"messages.pot is out of date: {UPDATE_HINT}"
+
+
+def test_the_compiled_catalogs_are_the_sources_compiled() -> None:
+    """The server reads the .mo files: each must say what its .po says (pybabel compile)."""
+    for po in LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"):
+        language = po.parent.parent.name
+        source = {
+            texts(entry.id): texts(entry.string)
+            for entry in load(po, language)
+            if entry.id and entry.string and not entry.fuzzy
+        }
+        with po.with_suffix(".mo").open("rb") as f:
+            compiled = {texts(entry.id): texts(entry.string) for entry in read_mo(f) if entry.id}
+        assert compiled == source, f"{po.with_suffix('.mo')} is stale: {UPDATE_HINT}"
+
+
+@pytest.mark.parametrize(("count", "german"), [(1, "1 neue Antwort"), (2, "2 neue Antworten")])
+def test_plural_forms_come_from_the_catalog(count: int, german: str) -> None:
+    singular = "{count} new reply, the latest from {name}: {text}"
+    plural = "{count} new replies, the latest from {name}: {text}"
+    text = gettext_for("de").ngettext(singular, plural, count).format(count=count, name="", text="")
+    assert text.startswith(german)
+    english = gettext_for("en").ngettext(singular, plural, count).format(count=count, name="",
+                                                                          text="")  # fmt: skip
+    assert english.startswith(f"{count} new repl")
 
 
 def test_german_translations_keep_the_placeholders_of_the_english_text() -> None:

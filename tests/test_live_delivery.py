@@ -18,7 +18,7 @@ from server.actions.messages import send_message
 from server.db import close_database, open_database
 from server.fanout import SWEEP_SECONDS
 from server.models import User
-from tests.conftest import LiveServer, make_settings
+from tests.conftest import NOT_LIVE, LiveServer, make_settings
 from tests.live_helpers import (
     CUSTOMER,
     CUSTOMER_2,
@@ -364,7 +364,9 @@ async def test_a_message_whose_process_died_before_publishing_still_reaches_subs
     await open_database(make_settings(scene.server.database_url, tmp_path))
     try:
         author = await User.get(id=customer.id)
-        message, _ = await send_message(author, thread, "Sent just before the crash", "crash-1")
+        message, _ = await send_message(
+            NOT_LIVE, author, thread, "Sent just before the crash", "crash-1"
+        )
     finally:
         await close_database()
     [lost] = await watcher.events(thread, 1, timeout=SWEEP_SECONDS + WAIT_SECONDS)

@@ -10,11 +10,11 @@ from markdown_it import MarkdownIt
 from starlette.testclient import TestClient
 
 import server.markdown
+from server.errors import ActionError
 from server.markdown import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
     BODY_MAX_CHARS,
-    BodyError,
     clean_body,
     render,
 )
@@ -221,7 +221,7 @@ def test_clean_body_accepts_exactly_the_limit() -> None:
     ],
 )
 def test_clean_body_refuses_what_cannot_be_stored(body: object, code: str, words: str) -> None:
-    with pytest.raises(BodyError) as caught:
+    with pytest.raises(ActionError) as caught:
         clean_body(body)
     assert caught.value.code == code
     assert words in str(caught.value)

@@ -35,7 +35,6 @@ from starlette.testclient import TestClient
 from push.expansion import INTENT_MAX_AGE_SECONDS
 from push.vapid import VapidKeys, load_or_create
 from push.worker import PushConfig, PushWorker
-from server.actions import publishing
 from server.actions.accounts import create_user
 from server.actions.messages import delete_message, send_message
 from server.actions.notifications import save_subscription
@@ -51,6 +50,7 @@ from server.models import (
     Thread,
     User,
 )
+from server.publisher import Publisher
 from server.settings import Settings
 from tests.conftest import (
     DEMO_PASSWORD,
@@ -655,6 +655,7 @@ class Queue:
     worker: PushWorker
     viewing: dict[str, set[str]]  # thread id -> ids of users with it open
     people: dict[str, User]
+    publisher: Publisher  # tells the actions who has a thread open, as the fan-out would
 
     async def device(self, who: str) -> Subscription:
         sub = await asyncio.to_thread(self.service.subscribe, self.keys.public_key)
@@ -686,31 +687,31 @@ async def queue(database_url: str, tmp_path: Path, fast_passwords: None) -> Asyn
         keys = load_or_create(tmp_path, "", SUBJECT)
         viewing: dict[str, set[str]] = {}
         with PushService() as service:
-            config = PushConfig(keys, settings.push_hosts, service.endpoint_prefix, 4)
+            config = PushConfig.from_settings(
+                settings.with_overrides(push_test_endpoint_prefix=service.endpoint_prefix), keys
+            )
             worker = PushWorker(config)
-            # Who has a thread open, as the fan-out would tell the actions.
-            publishing.install(None, viewers=lambda thread: viewing.get(thread, set()))
+            publisher = Publisher(viewers=lambda thread: viewing.get(thread, set()))
             # The worker's own session, without its background loop: rounds run when told.
             async with aiohttp.ClientSession() as session:
                 worker._session = session
-                yield Queue(settings, service, keys, worker, viewing, people)
+                yield Queue(settings, service, keys, worker, viewing, people, publisher)
     finally:
-        publishing.install(None)
         await close_database()
 
 
 async def weber_thread(q: Queue) -> Thread:
     """Mrs Weber's thread, which she has read; her phone is registered."""
     thread, _, _ = await start_thread(
-        q.people["weber"], "Meter swap", "When do you come?", new_client_id()
+        q.publisher, q.people["weber"], "Meter swap", "When do you come?", new_client_id()
     )
-    await mark_read(q.people["weber"], thread)
+    await mark_read(q.publisher, q.people["weber"], thread)
     await q.run()  # her own first message notifies nobody
     return thread
 
 
 async def jan_says(q: Queue, thread: Thread, text: str) -> str:
-    message, _ = await send_message(q.people["jan"], thread.id, text, new_client_id())
+    message, _ = await send_message(q.publisher, q.people["jan"], thread.id, text, new_client_id())
     return str(message.id)
 
 
@@ -724,7 +725,7 @@ async def test_a_reply_read_before_the_worker_ran_is_not_pushed(queue: Queue) ->
     thread = await weber_thread(q)
     await jan_says(q, thread, "Tuesday at 8.")
     # She saw it in the open app first (which loads the thread as it is now).
-    await mark_read(q.people["weber"], await Thread.get(id=thread.id))
+    await mark_read(q.publisher, q.people["weber"], await Thread.get(id=thread.id))
     await q.run()
     assert await q.got(phone) == []
     assert await outcomes(thread) == ["skipped: already read"]
@@ -740,7 +741,9 @@ async def test_a_reply_deleted_before_the_worker_ran_is_not_pushed(queue: Queue)
     thread = await weber_thread(q)
     message = await jan_says(q, thread, "Sent to the wrong customer")
     await q.worker.expand_intents()  # queued for her phone...
-    await delete_message(q.people["jan"], message)  # ...then deleted before it went out
+    await delete_message(
+        q.publisher, q.people["jan"], message
+    )  # ...then deleted before it went out
     await q.run()
     assert await q.got(phone) == []
     assert await outcomes(thread) == ["skipped: deleted or not visible"]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from push.kinds import KINDS
 from push.payloads import (
     BODY_MAX_CHARS,
-    DELIVERY,
     PAYLOAD_MAX_BYTES,
     SHORTENED_BODY_CHARS,
     TITLE_MAX_CHARS,
@@ -119,17 +119,17 @@ def test_no_room_means_no_text(limit: int) -> None:
     ],
 )
 def test_each_kind_has_its_urgency(kind: str, urgency: str) -> None:
-    assert DELIVERY[kind][1] == urgency
+    assert KINDS[kind].urgency == urgency
 
 
 def test_ttls_are_positive_and_within_what_push_services_accept() -> None:
-    for kind, (ttl, urgency) in DELIVERY.items():
-        assert 0 < ttl <= FCM_MAX_TTL_SECONDS, kind
-        assert urgency in ("very-low", "low", "normal", "high"), kind
+    for kind in KINDS:
+        assert 0 < kind.ttl_seconds <= FCM_MAX_TTL_SECONDS, kind.name
+        assert kind.urgency in ("very-low", "low", "normal", "high"), kind.name
 
 
 def test_replies_outlive_a_weekend_and_moderator_alerts_go_stale_sooner() -> None:
-    assert DELIVERY["reply"][0] >= 2 * 24 * 3600
-    assert DELIVERY["mention"][0] >= 2 * 24 * 3600
-    assert DELIVERY["moderation"][0] < DELIVERY["reply"][0]
-    assert DELIVERY["test"][0] <= 3600
+    assert KINDS["reply"].ttl_seconds >= 2 * 24 * 3600
+    assert KINDS["mention"].ttl_seconds >= 2 * 24 * 3600
+    assert KINDS["moderation"].ttl_seconds < KINDS["reply"].ttl_seconds
+    assert KINDS["test"].ttl_seconds <= 3600

@@ -10,23 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from push.recipients import (
-    MENTION_RE,
-    handle_of,
-    in_quiet_hours,
-    mentioned,
-    recipients,
-    team_handle,
-    wants,
-)
+from push.api import allowed_hosts
+from push.audiences import MENTION_RE, handle_of, mentioned, team_handle
+from push.recipients import in_quiet_hours, recipients, wants
 from push.vapid import load_or_create
 from push.worker import PushConfig, PushWorker
 from server.actions.accounts import create_user
-from server.actions.errors import NotFound
 from server.actions.messages import send_message
 from server.actions.notifications import save_preferences, save_subscription, set_follow
 from server.actions.threads import start_thread, update_thread
 from server.db import close_database, open_database
+from server.errors import NotFound
 from server.models import (
     Audience,
     Message,
@@ -38,7 +32,7 @@ from server.models import (
     User,
 )
 from server.settings import Settings
-from tests.conftest import PASSWORD, make_settings
+from tests.conftest import NOT_LIVE, PASSWORD, make_settings
 
 PUSH_PREFIX = "http://127.0.0.1:9/push/"  # passes the endpoint guard here; nothing listens
 
@@ -82,14 +76,18 @@ async def people(db: Settings) -> dict[str, User]:
 
 async def thread_by(author: User, title: str = "Meter shows 8888", visibility: str = "public",
                     body: str = "The display blinks.") -> Thread:  # fmt: skip
-    thread, _, _ = await start_thread(author, title, body, "start-" + title, "question", visibility)
+    thread, _, _ = await start_thread(
+        NOT_LIVE, author, title, body, "start-" + title, "question", visibility
+    )
     return thread
 
 
 async def reply(
     author: User, thread: Thread, body: str, audience: Audience = Audience.ALL
 ) -> Message:
-    message, created = await send_message(author, thread.id, body, "c-" + body[:50], audience)
+    message, created = await send_message(
+        NOT_LIVE, author, thread.id, body, "c-" + body[:50], audience
+    )
     assert created
     return message
 
@@ -228,7 +226,7 @@ async def test_a_status_change_notifies_followers_but_not_who_changed_it(
 ) -> None:
     thread = await thread_by(people["weber"])
     await reply(people["jan"], thread, "Looking into it.")
-    await update_thread(people["jan"], thread.id, status="answered")
+    await update_thread(NOT_LIVE, people["jan"], thread.id, status="answered")
     intent = await NotificationIntent.get(thread_id=thread.id, kind="status")
     assert {handle_of(u): k for u, k in await recipients(intent)} == {"weber": "status"}
 
@@ -357,7 +355,7 @@ async def test_saved_preferences_round_trip_through_the_action(people: dict[str,
 async def jobs_after_expanding(settings: Settings) -> dict[str, set[str]]:
     """Expand every pending intent like the push worker; return {handle: kinds queued}."""
     keys = load_or_create(settings.data_dir, "", "mailto:ops@nordlicht.example")
-    worker = PushWorker(PushConfig(keys, settings.push_hosts, PUSH_PREFIX, 1))
+    worker = PushWorker(PushConfig(keys, allowed_hosts(settings), PUSH_PREFIX, 1))
     await worker.expand_intents()
     queued: dict[str, set[str]] = {}
     for job in await PushJob.all().prefetch_related("user"):

@@ -11,10 +11,10 @@ from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from server import sql
-from server.actions.errors import Conflict
 from server.actions.messages import send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread
+from server.errors import Conflict
 from server.models import (
     Audience,
     Event,
@@ -27,16 +27,23 @@ from server.models import (
     Thread,
     User,
 )
+from server.txscript import run_in, run_transaction
+from tests.conftest import NOT_LIVE
 
 
 async def test_bump_thread_returns_the_new_counters_per_audience(
     weber_and_jan: dict[str, User],
 ) -> None:
-    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
+    thread, _, _ = await start_thread(NOT_LIVE, weber_and_jan["weber"], "Meter", "Hello", "c-1")
     moment = datetime.now(UTC)
     async with in_transaction() as conn:
-        note = await sql.bump_thread(conn, thread.id, public=False, new_message=True, now=moment)
-        public = await sql.bump_thread(conn, thread.id, public=True, new_message=False, now=moment)
+        note = await run_in(
+            conn, sql.bump_thread(thread.id, public=False, new_message=True, now=moment)
+        )
+        public = await run_in(
+            conn, sql.bump_thread(thread.id, public=True, new_message=False, now=moment)
+        )
+    assert note is not None and public is not None
     assert (note["staff_seq"], note["public_seq"]) == (2, 1)
     assert (note["staff_messages"], note["public_messages"]) == (2, 1)
     assert (public["staff_seq"], public["public_seq"]) == (3, 2)
@@ -46,22 +53,25 @@ async def test_bump_thread_returns_the_new_counters_per_audience(
     assert stored.staff_activity_at >= moment > stored.public_activity_at
 
 
-async def test_bump_thread_of_a_missing_thread_raises(weber_and_jan: dict[str, User]) -> None:
-    with pytest.raises(LookupError):
-        async with in_transaction() as conn:
-            await sql.bump_thread(
-                conn, "no-such-thread", public=True, new_message=True, now=datetime.now(UTC)
-            )
+async def test_bump_thread_of_a_missing_thread_finds_nothing(
+    weber_and_jan: dict[str, User],
+) -> None:
+    bump = sql.bump_thread("no-such-thread", public=True, new_message=True, now=datetime.now(UTC))
+    assert await run_transaction(bump) is None
 
 
 async def test_a_read_mark_moves_forward_only(weber_and_jan: dict[str, User]) -> None:
-    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
-    conn, user, moment = get_connection("default"), weber_and_jan["jan"].id, datetime.now(UTC)
-    assert await sql.advance_read(conn, user, thread.id, 3, moment) is True  # inserted
-    assert await sql.advance_read(conn, user, thread.id, 3, moment) is False  # no change
-    assert await sql.advance_read(conn, user, thread.id, 1, moment) is False  # stale tab
+    thread, _, _ = await start_thread(NOT_LIVE, weber_and_jan["weber"], "Meter", "Hello", "c-1")
+    user, moment = weber_and_jan["jan"].id, datetime.now(UTC)
+
+    async def advance(count: int) -> bool:
+        return await run_transaction(sql.advance_read(user, thread.id, count, moment))
+
+    assert await advance(3) is True  # inserted
+    assert await advance(3) is False  # no change
+    assert await advance(1) is False  # stale tab
     assert (await ReadState.get(user_id=user, thread_id=thread.id)).read_messages == 3
-    assert await sql.advance_read(conn, user, thread.id, 5, moment) is True
+    assert await advance(5) is True
     assert (await ReadState.get(user_id=user, thread_id=thread.id)).read_messages == 5
     assert await ReadState.filter(user_id=user).count() == 1
 
@@ -70,11 +80,11 @@ async def test_mark_read_with_an_older_copy_of_the_thread_unreads_nothing(
     weber_and_jan: dict[str, User],
 ) -> None:
     weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
-    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    thread, _, _ = await start_thread(NOT_LIVE, weber, "Meter", "Hello", "c-1")
     old_copy = await Thread.get(id=thread.id)
-    await send_message(jan, thread.id, "Tuesday", "j-1")
-    assert await mark_read(weber, await Thread.get(id=thread.id)) == 2
-    await mark_read(weber, old_copy)
+    await send_message(NOT_LIVE, jan, thread.id, "Tuesday", "j-1")
+    assert await mark_read(NOT_LIVE, weber, await Thread.get(id=thread.id)) == 2
+    await mark_read(NOT_LIVE, weber, old_copy)
     assert (await ReadState.get(user_id=weber.id, thread_id=thread.id)).read_messages == 2
 
 
@@ -82,9 +92,9 @@ async def test_a_retried_send_is_stored_once_and_leaves_no_trace(
     weber_and_jan: dict[str, User],
 ) -> None:
     weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
-    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
-    first, created = await send_message(jan, thread.id, "Tuesday", "j-1")
-    again, created_again = await send_message(jan, thread.id, "Tuesday", "j-1")
+    thread, _, _ = await start_thread(NOT_LIVE, weber, "Meter", "Hello", "c-1")
+    first, created = await send_message(NOT_LIVE, jan, thread.id, "Tuesday", "j-1")
+    again, created_again = await send_message(NOT_LIVE, jan, thread.id, "Tuesday", "j-1")
     assert (created, created_again) == (True, False)
     assert again.id == first.id
     stored = await Thread.get(id=thread.id)
@@ -98,27 +108,27 @@ async def test_a_client_id_reused_in_another_thread_is_a_conflict(
     weber_and_jan: dict[str, User],
 ) -> None:
     weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
-    one, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
-    two, _, _ = await start_thread(weber, "Bill", "Hi", "c-2")
-    await send_message(jan, one.id, "Tuesday", "j-1")
+    one, _, _ = await start_thread(NOT_LIVE, weber, "Meter", "Hello", "c-1")
+    two, _, _ = await start_thread(NOT_LIVE, weber, "Bill", "Hi", "c-2")
+    await send_message(NOT_LIVE, jan, one.id, "Tuesday", "j-1")
     with pytest.raises(Conflict):
-        await send_message(jan, two.id, "Tuesday", "j-1")
+        await send_message(NOT_LIVE, jan, two.id, "Tuesday", "j-1")
     assert (await Thread.get(id=two.id)).staff_seq == 1
 
 
 async def test_writing_keeps_an_existing_mute(weber_and_jan: dict[str, User]) -> None:
     weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
-    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    thread, _, _ = await start_thread(NOT_LIVE, weber, "Meter", "Hello", "c-1")
     await Follow.filter(user_id=weber.id, thread_id=thread.id).update(state=FollowState.MUTED)
-    await send_message(weber, thread.id, "Still there?", "c-2")
-    await send_message(jan, thread.id, "Yes", "j-1", Audience.STAFF)
+    await send_message(NOT_LIVE, weber, thread.id, "Still there?", "c-2")
+    await send_message(NOT_LIVE, jan, thread.id, "Yes", "j-1", Audience.STAFF)
     follows = {f.user_id: f.state for f in await Follow.filter(thread_id=thread.id)}
     assert follows == {weber.id: FollowState.MUTED, jan.id: FollowState.FOLLOWING}
 
 
 async def test_a_due_job_is_leased_to_one_claim_only(weber_and_jan: dict[str, User]) -> None:
     weber = weber_and_jan["weber"]
-    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
+    thread, _, _ = await start_thread(NOT_LIVE, weber, "Meter", "Hello", "c-1")
     phone = await PushSubscription.create(
         user=weber, endpoint="https://push.example/a", p256dh="k", auth="a"
     )

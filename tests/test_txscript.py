@@ -10,11 +10,12 @@ import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from server.actions.errors import Forbidden, NotFound
 from server.actions.messages import send_message
 from server.actions.threads import start_thread, update_thread
+from server.errors import Forbidden, NotFound
 from server.models import Event, Message, Thread, User
 from server.txscript import Rows, Script, dialect_sql, run_in, run_transaction
+from tests.conftest import NOT_LIVE
 
 
 def retitle(thread_id: str, titles: list[str], fail_after: int | None = None) -> Script[Rows]:
@@ -43,7 +44,7 @@ def test_placeholders_are_numbered_for_postgresql_only() -> None:
 async def test_a_script_returns_what_its_last_statement_read(
     weber_and_jan: dict[str, User],
 ) -> None:
-    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
+    thread, _, _ = await start_thread(NOT_LIVE, weber_and_jan["weber"], "Meter", "Hello", "c-1")
     assert await run_transaction(retitle(thread.id, ["One", "Two"])) == [{"title": "Two"}]
     assert (await Thread.get(id=thread.id)).title == "Two"
 
@@ -51,7 +52,7 @@ async def test_a_script_returns_what_its_last_statement_read(
 async def test_a_script_that_fails_half_way_leaves_nothing_behind(
     weber_and_jan: dict[str, User],
 ) -> None:
-    thread, _, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
+    thread, _, _ = await start_thread(NOT_LIVE, weber_and_jan["weber"], "Meter", "Hello", "c-1")
     with pytest.raises(RuntimeError, match="gave up"):
         await run_transaction(retitle(thread.id, ["One", "Two"], fail_after=1))
     assert (await Thread.get(id=thread.id)).title == "Meter"
@@ -65,7 +66,7 @@ async def test_a_script_that_fails_half_way_leaves_nothing_behind(
 async def test_a_constraint_error_comes_out_as_tortoises_and_rolls_back(
     weber_and_jan: dict[str, User],
 ) -> None:
-    thread, first, _ = await start_thread(weber_and_jan["weber"], "Meter", "Hello", "c-1")
+    thread, first, _ = await start_thread(NOT_LIVE, weber_and_jan["weber"], "Meter", "Hello", "c-1")
 
     def clash() -> Script[None]:
         yield ("UPDATE threads SET title = ? WHERE id = ?", ["Changed", thread.id])
@@ -86,9 +87,12 @@ async def test_concurrent_sends_and_orm_transactions_number_every_event_once(
     weber_and_jan: dict[str, User],
 ) -> None:
     weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
-    thread, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
-    sends = [send_message(jan if i % 2 else weber, thread.id, f"m{i}", f"x{i}") for i in range(20)]
-    edits = [update_thread(jan, thread.id, title=f"Meter {i}") for i in range(10)]
+    thread, _, _ = await start_thread(NOT_LIVE, weber, "Meter", "Hello", "c-1")
+    sends = [
+        send_message(NOT_LIVE, jan if i % 2 else weber, thread.id, f"m{i}", f"x{i}")
+        for i in range(20)
+    ]
+    edits = [update_thread(NOT_LIVE, jan, thread.id, title=f"Meter {i}") for i in range(10)]
     await asyncio.gather(*sends, *edits)
     stored = await Thread.get(id=thread.id)
     assert stored.staff_seq == 31 and stored.staff_messages == 21
@@ -102,19 +106,20 @@ async def test_a_customer_cannot_write_into_a_closed_or_an_internal_thread(
     weber_and_jan: dict[str, User],
 ) -> None:
     weber, jan = weber_and_jan["weber"], weber_and_jan["jan"]
-    public, _, _ = await start_thread(weber, "Meter", "Hello", "c-1")
-    internal, _, _ = await start_thread(jan, "Rota", "Who is on call?", "j-1", "discussion",
-                                        "internal")  # fmt: skip
-    await update_thread(jan, public.id, status="closed")
+    public, _, _ = await start_thread(NOT_LIVE, weber, "Meter", "Hello", "c-1")
+    internal, _, _ = await start_thread(
+        NOT_LIVE, jan, "Rota", "Who is on call?", "j-1", "discussion", "internal"
+    )
+    await update_thread(NOT_LIVE, jan, public.id, status="closed")
     with pytest.raises(Forbidden, match="closed"):
-        await send_message(weber, public.id, "Still broken", "c-2")
+        await send_message(NOT_LIVE, weber, public.id, "Still broken", "c-2")
     with pytest.raises(NotFound):
-        await send_message(weber, internal.id, "Let me in", "c-3")
+        await send_message(NOT_LIVE, weber, internal.id, "Let me in", "c-3")
     with pytest.raises(NotFound):
-        await send_message(weber, "no-such-thread", "Hello?", "c-4")
+        await send_message(NOT_LIVE, weber, "no-such-thread", "Hello?", "c-4")
     # Nothing was counted or stored for the refused sends; staff may still write.
     assert (await Thread.get(id=public.id)).staff_seq == 2
     assert (await Thread.get(id=internal.id)).staff_seq == 1
     assert await Message.filter(author_id=weber.id).count() == 1
-    message, created = await send_message(jan, public.id, "Closing note", "j-2")
+    message, created = await send_message(NOT_LIVE, jan, public.id, "Closing note", "j-2")
     assert created and message.seq == 3

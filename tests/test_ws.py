@@ -13,6 +13,7 @@ from typing import Any
 from server.models import Role, User
 from server.socketwriter import CLOSE_SIGNED_OUT, CLOSE_TOO_SLOW, OUTBOX_MAX_FRAMES
 from server.ws import Connection
+from tests.conftest import NOT_LIVE
 
 
 class StalledSocket:
@@ -35,7 +36,7 @@ class StalledSocket:
 def connection(ws: StalledSocket) -> Connection:
     user = User(id="u1", email="weber@example.org", display_name="Gisela Weber",
                 role=Role.CUSTOMER, password_hash="x")  # fmt: skip
-    return Connection(ws, user, "json", None, closed_by="s1")  # type: ignore[arg-type]
+    return Connection(ws, user, "json", None, NOT_LIVE, closed_by="s1")  # type: ignore[arg-type]
 
 
 def frame(n: int) -> str:
@@ -95,7 +96,7 @@ async def test_frames_that_arrive_while_the_socket_opens_follow_hello_in_order()
     conn.channel_frames("user:u1", {"any": frame(1)})
     conn.channel_frames("user:u1", {"any": frame(2)})
     assert ws.sent == []
-    conn.open_with({"type": "hello"})
+    conn.open_with(json.dumps({"type": "hello"}))
     if conn.draining is not None:
         await conn.draining
     assert [json.loads(f)["type"] for f in ws.sent] == ["hello", "event", "event"]

@@ -6,11 +6,12 @@ import re
 
 from tortoise.exceptions import IntegrityError
 
-from server.actions.errors import ActionError, Conflict
 from server.actions.sessions import close_sockets, end_other_sessions
 from server.auth import PASSWORD_MIN_CHARS, hash_password, new_token, verify_password
+from server.errors import ActionError, Conflict
 from server.i18n import LANGUAGES, N_
 from server.models import ApiToken, Role, User
+from server.publisher import Publisher
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 NAME_MAX_CHARS = 80
@@ -73,7 +74,9 @@ async def create_user(
         raise Conflict(N_("an account for {email!r} exists already"), email=address) from None
 
 
-async def change_password(user: User, current: object, new: object, keep: str | None) -> int:
+async def change_password(
+    publisher: Publisher, user: User, current: object, new: object, keep: str | None
+) -> int:
     """Replace a password after checking the current one; end every session but `keep`
     (whoever knew the old password is signed out). Return how many sessions ended."""
     if not isinstance(current, str) or not verify_password(user.password_hash, current):
@@ -81,7 +84,7 @@ async def change_password(user: User, current: object, new: object, keep: str | 
     secret = clean_password(new)
     user.password_hash = hash_password(secret)
     await user.save(update_fields=["password_hash"])
-    return await end_other_sessions(user, keep or "")
+    return await end_other_sessions(publisher, user, keep or "")
 
 
 async def set_language(user: User, language: object) -> None:
@@ -101,9 +104,9 @@ async def create_token(user: User, name: str) -> str:
     return token
 
 
-async def revoke_token(user: User, token_id: int) -> bool:
+async def revoke_token(publisher: Publisher, user: User, token_id: int) -> bool:
     """Revoke one of the user's API tokens; close its sockets. Return whether it existed."""
     if not await ApiToken.filter(id=token_id, user_id=user.id).delete():
         return False
-    await close_sockets(user, [f"token:{token_id}"])
+    await close_sockets(publisher, user, [f"token:{token_id}"])
     return True

@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from server import sql
-from server.actions import events, intents, reads
-from server.actions.errors import ActionError, Conflict, Forbidden, NotFound
-from server.actions.publishing import publish_event, publish_frames, viewers, wake_push
+from push.api import REPLY
+from server.actions.writes import advance_read, follow, intend, record
+from server.adapters.tortoise import update
+from server.errors import ActionError, Conflict, Forbidden, NotFound
+from server.events import messages
+from server.events.registry import EventType
 from server.i18n import N_
-from server.markdown import BodyError, clean_body, render
-from server.models import Audience, Message, Thread, User, new_id
-from server.queries import is_id, message_count_of, thread_for
-from server.txscript import run_transaction
-
-CLIENT_ID_MAX_CHARS = 64
+from server.markdown import clean_body, render
+from server.models import Audience, Message, User, new_id
+from server.payloads import CLIENT_ID_MAX_CHARS
+from server.publisher import Change, Publisher
+from server.queries import is_id, message_by_client_id, message_for, thread_for
+from server.txscript import Script, run_transaction
 
 
 def clean_client_id(client_id: object) -> str:
@@ -38,13 +39,6 @@ def clean_client_id(client_id: object) -> str:
     return client_id
 
 
-def checked_body(body: object) -> str:
-    try:
-        return clean_body(body)
-    except BodyError as err:
-        raise ActionError(err.code, err.template, **err.params) from None
-
-
 def audience_of(value: object) -> Audience:
     """Parse the optional audience of a send ("all" by default, "staff" for staff notes)."""
     if value is None or value == Audience.ALL.value:
@@ -56,18 +50,27 @@ def audience_of(value: object) -> Audience:
     )
 
 
-async def _existing(author: User, client_id: str, thread_id: str) -> Message | None:
-    found = await Message.get_or_none(author_id=author.id, client_id=client_id).prefetch_related(
-        "author"
+def _send(
+    change: Change, author: User, message: Message, viewers: set[str], now: datetime
+) -> Script[bool | None]:
+    """Store a new message with its event, the author's follow, a push intent and the
+    author's read mark; None if the author may not write in the thread (nothing written)."""
+    recorded = yield from record(
+        change, messages.CREATED, message.thread_id, message, now,
+        new_message=message, writer_is_staff=author.is_staff,
+    )  # fmt: skip
+    if recorded is None:
+        return None
+    yield from follow(author.id, message.thread_id, now)
+    yield from intend(
+        change, REPLY, message.thread_id, author.id, now, message_id=message.id, viewers=viewers
     )
-    if found is not None and found.thread_id != thread_id:
-        raise Conflict(
-            N_("client_id {client_id!r} was already used for another thread"), client_id=client_id
-        )
-    return found
+    # Whoever writes has read the thread, whether from the socket, a form or the API.
+    return (yield from advance_read(change, author, recorded.thread, now))
 
 
 async def send_message(
+    publisher: Publisher,
     author: User,
     thread_id: object,
     body: object,
@@ -78,62 +81,45 @@ async def send_message(
     if not is_id(thread_id):
         raise NotFound()
     cid = clean_client_id(client_id)
-    text = checked_body(body)
+    text = clean_body(body)
     if audience == Audience.STAFF and not author.is_staff:
         if await thread_for(author, thread_id) is None:
             raise NotFound()  # as for any thread they cannot see
         raise Forbidden(N_("only staff can write staff notes"))
-    new = sql.NewMessage(
-        id=new_id(),
-        thread_id=thread_id,
-        author_id=author.id,
-        author_is_staff=author.is_staff,
-        client_id=cid,
-        public=audience == Audience.ALL,
-        body=text,
-        html=render(text),
-        event_name=events.MESSAGE_CREATED,
-        intent_kind=intents.REPLY,
-        viewers=" ".join(sorted(viewers(thread_id))),
-        now=datetime.now(UTC),
-    )
+    now = datetime.now(UTC)
+    message = Message(
+        id=new_id(), thread_id=thread_id, author_id=author.id, client_id=cid,
+        audience=audience, body=text, html=render(text), created_at=now,
+    )  # fmt: skip
+    message.author = author
+    change = Change()
     try:
         # One transaction, one script: the visibility check rides on the thread's UPDATE.
-        sent = await run_transaction(sql.send_script(new))
+        sent = await run_transaction(
+            _send(change, author, message, publisher.viewers(thread_id), now)
+        )
     except IntegrityError:
         # A retry: the (author, client_id) constraint refused a second copy, the whole
         # transaction rolled back, and the stored message is the answer to both.
-        found = await _existing(author, cid, thread_id)
+        found = await message_by_client_id(author, cid)
         if found is None:
             raise
+        if found.thread_id != thread_id:
+            raise Conflict(
+                N_("client_id {client_id!r} was already used for another thread"),
+                client_id=cid,
+            ) from None
         return found, False
     if sent is None:
         # Nothing was written. Tell the two reasons apart only to someone who may see it.
         if await thread_for(author, thread_id) is None:
             raise NotFound()
         raise Forbidden(N_("this thread is closed"))
-    thread = Thread._init_from_db(**sent.thread)
-    message = Message._init_from_db(
-        id=new.id, thread_id=thread.id, author_id=author.id, client_id=cid,
-        seq=thread.staff_seq, audience=audience, body=text, html=new.html,
-        created_at=new.now, edited_at=None, deleted_at=None,
-    )  # fmt: skip
-    message.author = author
-    recorded = events.Recorded(
-        events.MESSAGE_CREATED, thread, audience, thread.staff_seq,
-        thread.public_seq if new.public else None, message,
-    )  # fmt: skip
-    await publish_event(recorded.live())
-    await publish_frames("list", recorded.list_notice())
-    wake_push()
-    if sent.read_moved:
-        await reads.announce(author, thread, message_count_of(thread, author))
+    await publisher.publish(change)
     return message, True
 
 
 async def _own_message(actor: User, message_id: object) -> Message:
-    from server.queries import message_for
-
     msg = await message_for(actor, message_id)
     if msg is None:
         raise NotFound(N_("message not found"))
@@ -144,30 +130,42 @@ async def _own_message(actor: User, message_id: object) -> Message:
     return msg
 
 
-async def edit_message(actor: User, message_id: object, body: object) -> Message:
+def _change(
+    change: Change,
+    msg: Message,
+    fields: tuple[str, ...],
+    event: EventType[Message],
+    now: datetime,
+) -> Script[None]:
+    """Write changed fields of a message and record the event that tells everyone."""
+    yield update(msg, fields)
+    yield from record(change, event, msg.thread_id, msg, now)
+
+
+async def edit_message(
+    publisher: Publisher, actor: User, message_id: object, body: object
+) -> Message:
     """Replace a message's text; everyone sees it marked as edited."""
     msg = await _own_message(actor, message_id)
-    text = checked_body(body)
+    text = clean_body(body)
     if text == msg.body:
         return msg
-    async with in_transaction() as conn:
-        msg.body = text
-        msg.html = render(text)
-        msg.edited_at = datetime.now(UTC)
-        await msg.save(using_db=conn, update_fields=["body", "html", "edited_at"])
-        recorded = await events.record(conn, msg.thread, events.MESSAGE_EDITED, msg.audience, msg)
-    await publish_event(recorded.live())
+    now = datetime.now(UTC)
+    msg.body, msg.html, msg.edited_at = text, render(text), now
+    change = Change()
+    await run_transaction(_change(change, msg, ("body", "html", "edited_at"), messages.EDITED, now))
+    await publisher.publish(change)
     return msg
 
 
-async def delete_message(actor: User, message_id: object) -> Message:
+async def delete_message(publisher: Publisher, actor: User, message_id: object) -> Message:
     """Delete a message's content; a tombstone stays so the thread keeps its shape."""
     msg = await _own_message(actor, message_id)
-    async with in_transaction() as conn:
-        msg.body = ""
-        msg.html = ""
-        msg.deleted_at = datetime.now(UTC)
-        await msg.save(using_db=conn, update_fields=["body", "html", "deleted_at"])
-        recorded = await events.record(conn, msg.thread, events.MESSAGE_DELETED, msg.audience, msg)
-    await publish_event(recorded.live())
+    now = datetime.now(UTC)
+    msg.body, msg.html, msg.deleted_at = "", "", now
+    change = Change()
+    await run_transaction(
+        _change(change, msg, ("body", "html", "deleted_at"), messages.DELETED, now)
+    )
+    await publisher.publish(change)
     return msg

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tortoise.transactions import in_transaction
 
-from push.endpoints import EndpointRefused, check_resolves_public, check_shape
-from server.actions.errors import ActionError, NotFound
-from server.actions.publishing import wake_push
+from push.api import KINDS, TEST, EndpointRefused, check_endpoint
+from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import (
     Follow,
@@ -20,7 +19,8 @@ from server.models import (
     PushSubscription,
     User,
 )
-from server.queries import thread_for
+from server.publisher import Publisher
+from server.queries import notification_settings, thread_for
 from server.settings import Settings
 
 KEY_MAX_CHARS = 128  # a base64url P-256 point is 87 characters, an auth secret 22
@@ -50,8 +50,7 @@ async def save_subscription(
                 "invalid_keys", N_("the subscription's {name} key is missing or invalid"), name=name
             )
     try:
-        check_shape(endpoint, settings.push_hosts, settings.push_test_endpoint_prefix)
-        await check_resolves_public(endpoint, settings.push_test_endpoint_prefix)
+        await check_endpoint(settings, endpoint)
     except EndpointRefused as err:
         raise ActionError(
             "endpoint_refused",
@@ -100,13 +99,15 @@ async def remove_endpoint(user: User, endpoint: object) -> None:
     await PushSubscription.filter(endpoint=str(endpoint), user_id=user.id).delete()
 
 
-async def send_test(user: User, device_id: object) -> None:
+async def send_test(publisher: Publisher, user: User, device_id: object) -> None:
     """Queue a test notification to one of the user's devices."""
     device = await PushSubscription.get_or_none(id=str(device_id), user_id=user.id)
     if device is None:
         raise NotFound(N_("device not found"))
-    await PushJob.create(subscription=device, user=user, kind="test", not_before=datetime.now(UTC))
-    wake_push()
+    await PushJob.create(
+        subscription=device, user=user, kind=TEST.name, not_before=datetime.now(UTC)
+    )
+    publisher.wake_push()
 
 
 async def set_follow(user: User, thread_id: object, state: object) -> FollowState | None:
@@ -159,11 +160,15 @@ async def save_preferences(user: User, form: Mapping[str, object]) -> Notificati
         raise ActionError(
             "invalid_time_zone", N_("unknown time zone {zone!r:.40}"), zone=zone
         ) from None
-    values = {
-        "replies": bool(form.get("replies")),
-        "mentions": bool(form.get("mentions")),
-        "status_changes": bool(form.get("status_changes")),
-        "moderation": bool(form.get("moderation")),
+    # One switch per kind a person can turn off; one they cannot choose in their role (a
+    # customer's moderator alerts) keeps its value.
+    current = await notification_settings(user)
+    values: dict[str, object] = {
+        kind.preference: bool(form.get(kind.preference)) if user.role in kind.roles
+        else getattr(current, kind.preference)
+        for kind in KINDS if kind.preference is not None
+    }  # fmt: skip
+    values |= {
         "quiet_hours": bool(form.get("quiet_hours")),
         "quiet_start": _clock(form.get("quiet_start") or "22:00"),
         "quiet_end": _clock(form.get("quiet_end") or "07:00", end=True),

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TypeVar
 
-from tortoise.transactions import in_transaction
-
-from server.actions import events, intents
-from server.actions.errors import ActionError, Forbidden, NotFound
-from server.actions.messages import checked_body, clean_client_id
-from server.actions.publishing import publish_event, publish_frames, wake_push
+from push.api import REPLY, STATUS
+from server.actions.messages import clean_client_id
+from server.actions.writes import follow, intend, record
+from server.adapters.tortoise import insert, update
+from server.errors import ActionError, Forbidden, NotFound
+from server.events import messages, threads
 from server.i18n import N_
-from server.markdown import render
+from server.markdown import clean_body, render
 from server.models import Audience, Message, Thread, ThreadKind, ThreadStatus, User, Visibility
-from server.queries import thread_for
-
-TITLE_MAX_CHARS = 200
+from server.payloads import TITLE_MAX_CHARS
+from server.publisher import Change, Publisher
+from server.queries import message_by_client_id, thread_for
+from server.txscript import Script, run_transaction
 
 
 def clean_title(title: object) -> str:
@@ -49,7 +51,16 @@ def _enum(kind: type[E], value: object, what: str) -> E:
         ) from None
 
 
+def _start(change: Change, thread: Thread, first: Message, now: datetime) -> Script[None]:
+    yield insert(thread)
+    yield from record(change, messages.CREATED, thread.id, first, now, new_message=first)
+    yield from follow(thread.author_id, thread.id, now)
+    # Followers are only the author yet, but the first message may mention people.
+    yield from intend(change, REPLY, thread.id, thread.author_id, now, message_id=first.id)
+
+
 async def start_thread(
+    publisher: Publisher,
     author: User,
     title: object,
     body: object,
@@ -59,44 +70,47 @@ async def start_thread(
 ) -> tuple[Thread, Message, bool]:
     """Open a thread with its first message; a retried start returns the first thread."""
     clean = clean_title(title)
-    text = checked_body(body)
+    text = clean_body(body)
     cid = clean_client_id(client_id)
     thread_kind = _enum(ThreadKind, kind, "kind")
     vis = _enum(Visibility, visibility, "visibility")
     if vis == Visibility.INTERNAL and not author.is_staff:
         raise Forbidden(N_("only staff can start internal threads"))
-    earlier = await Message.get_or_none(author_id=author.id, client_id=cid).prefetch_related(
-        "thread", "author"
-    )
+    earlier = await message_by_client_id(author, cid)
     if earlier is not None:
+        await earlier.fetch_related("thread")
         return earlier.thread, earlier, False
-    html = render(text)
-    async with in_transaction() as conn:
-        thread = await Thread.create(
-            title=clean, kind=thread_kind, visibility=vis, author=author, using_db=conn
-        )
+    now = datetime.now(UTC)
+    thread = Thread(
+        title=clean, kind=thread_kind, visibility=vis, author_id=author.id, created_at=now,
+        staff_activity_at=now, public_activity_at=now,
+    )  # fmt: skip
+    first = Message(
+        thread_id=thread.id, author_id=author.id, client_id=cid, audience=Audience.ALL,
+        body=text, html=render(text), created_at=now,
+    )  # fmt: skip
+    first.author = author
+    change = Change()
+    await run_transaction(_start(change, thread, first, now))
+    await publisher.publish(change)
+    return change.events[0].thread, first, True
 
-        async def create(seq: int) -> Message:
-            return await Message.create(
-                thread_id=thread.id, author=author, client_id=cid, seq=seq,
-                audience=Audience.ALL, body=text, html=html, using_db=conn,
-            )  # fmt: skip
 
-        recorded = await events.record(
-            conn, thread, events.MESSAGE_CREATED, Audience.ALL, create_message=create
-        )
-        assert recorded.message is not None
-        await intents.participate(conn, author.id, thread.id)
-        # Followers are only the author yet, but the first message may mention people.
-        await intents.intend(conn, intents.REPLY, thread.id, author.id, recorded.message.id)
-    await publish_event(recorded.live())
-    await publish_frames("list", recorded.list_notice())
-    wake_push()
-    return recorded.thread, recorded.message, True
+def _update(
+    change: Change, actor: User, thread: Thread, fields: tuple[str, ...], now: datetime
+) -> Script[None]:
+    yield update(thread, fields)
+    yield from record(change, threads.UPDATED, thread.id, thread, now)
+    if "status" in fields:
+        yield from intend(change, STATUS, thread.id, actor.id, now)
 
 
 async def update_thread(
-    actor: User, thread_id: object, title: object = None, status: object = None
+    publisher: Publisher,
+    actor: User,
+    thread_id: object,
+    title: object = None,
+    status: object = None,
 ) -> Thread:
     """Change a thread's title and/or status (its author or staff)."""
     thread = await thread_for(actor, thread_id)
@@ -104,21 +118,17 @@ async def update_thread(
         raise NotFound()
     if thread.author_id != actor.id and not actor.is_staff:
         raise Forbidden(N_("only the author or staff can change this thread"))
-    fields: dict[str, object] = {}
+    wanted: dict[str, object] = {}
     if title is not None:
-        fields["title"] = clean_title(title)
+        wanted["title"] = clean_title(title)
     if status is not None:
-        new_status = _enum(ThreadStatus, status, "status")
-        fields["status"] = new_status
-    changed = {k: v for k, v in fields.items() if getattr(thread, k) != v}
+        wanted["status"] = _enum(ThreadStatus, status, "status")
+    changed = tuple(k for k, v in wanted.items() if getattr(thread, k) != v)
     if not changed:
         return thread
-    async with in_transaction() as conn:
-        await Thread.filter(id=thread.id).using_db(conn).update(**changed)
-        recorded = await events.record(conn, thread, events.THREAD_UPDATED, Audience.ALL)
-        if "status" in changed:
-            await intents.intend(conn, intents.STATUS, thread.id, actor.id)
-    await publish_event(recorded.live())
-    await publish_frames("list", recorded.list_notice())
-    wake_push()
-    return recorded.thread
+    for name in changed:
+        setattr(thread, name, wanted[name])
+    change = Change()
+    await run_transaction(_update(change, actor, thread, changed, datetime.now(UTC)))
+    await publisher.publish(change)
+    return change.events[0].thread

@@ -6,12 +6,22 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.actions.accounts import change_password, create_user, set_language
-from server.actions.errors import ActionError, NotFound
 from server.actions.sessions import end_session, start_session
-from server.auth import signed_in_session, user_from_connection, verify_password
+from server.auth import signed_in_session, verify_password
+from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import Role, User
-from server.views.common import error_page, language_of, page, signed_in, translate
+from server.queries import staff_members, user_by_email
+from server.views.common import (
+    error_page,
+    identify,
+    language_of,
+    page,
+    publisher_of,
+    signed_in,
+    translate,
+)
+from server.views.notifications import notification_context
 from server.views.sessions import sessions_context
 
 STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
@@ -32,8 +42,7 @@ def _safe_next(value: object) -> str:
 
 
 async def login_form(request: Request) -> Response:
-    user = await user_from_connection(request)
-    if user is not None:
+    if await identify(request) is not None:
         return RedirectResponse("/threads", status_code=303)
     return page(request, None, "login.html", next=_safe_next(request.query_params.get("next")))
 
@@ -48,7 +57,7 @@ async def login(request: Request) -> Response:
     if not await limiter.allow("email:" + email, "ip:" + client):
         msg = translate(request, None, "Too many sign-in attempts. Wait a minute and try again.")
         return page(request, None, "login.html", 429, error=msg, email=email, next=nxt)
-    user = await User.get_or_none(email=email)
+    user = await user_by_email(email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         msg = translate(request, None, "E-mail or password is wrong.")
         return page(request, None, "login.html", 400, error=msg, email=email, next=nxt)
@@ -60,7 +69,7 @@ async def _sign_in(request: Request, user: User) -> None:
     """Start a session in a fresh cookie (a session id planted before sign-in is dropped)."""
     signed_in = await signed_in_session(request)
     if signed_in is not None:  # signing in again in the same browser replaces its session
-        await end_session(signed_in.user, signed_in.session_id)
+        await end_session(publisher_of(request), signed_in.user, signed_in.session_id)
     request.session.clear()
     request.session["key"] = await start_session(user, request.headers.get("user-agent", ""))
 
@@ -68,7 +77,7 @@ async def _sign_in(request: Request, user: User) -> None:
 async def logout(request: Request) -> Response:
     signed_in = await signed_in_session(request)
     if signed_in is not None:
-        await end_session(signed_in.user, signed_in.session_id)
+        await end_session(publisher_of(request), signed_in.user, signed_in.session_id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -98,8 +107,6 @@ async def settings_page(request: Request, user: User) -> Response:
 
 
 async def _settings(request: Request, user: User, status: int = 200, **extra: object) -> Response:
-    from server.views.notifications import notification_context
-
     return page(
         request, user, "settings.html", status,
         **await notification_context(user), **await sessions_context(request, user), **extra,
@@ -117,7 +124,7 @@ async def new_password(request: Request, user: User) -> Response:
     current = await signed_in_session(request)
     try:
         await change_password(
-            user, form.get("current_password"), form.get("new_password"),
+            publisher_of(request), user, form.get("current_password"), form.get("new_password"),
             current.session_id if current is not None else None,
         )  # fmt: skip
     except ActionError as err:
@@ -137,7 +144,7 @@ async def save_settings(request: Request, user: User) -> Response:
 async def admin_page(request: Request, user: User) -> Response:
     if user.role != Role.ADMIN:
         return error_page(request, user, NotFound(N_("page not found")))
-    staff = await User.exclude(role=Role.CUSTOMER).order_by("display_name")
+    staff = await staff_members()
     return page(request, user, "admin.html", staff=staff, roles=STAFF_ROLES)
 
 

@@ -1,63 +1,37 @@
-"""The JSON API for threads and messages (described in server/openapi.py)."""
+"""The JSON API for threads and messages; its OpenAPI document is generated from these
+declarations (server/openapi.py)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from functools import wraps
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from server import payloads as p
 from server.actions.accounts import create_token
 from server.actions.accounts import revoke_token as revoke_token_of
-from server.actions.errors import ActionError
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.threads import start_thread, update_thread
-from server.auth import TOKEN_SCOPE_KEY, user_from_connection, verify_password
-from server.frames import author_json, message_json, thread_json
+from server.auth import TOKEN_SCOPE_KEY, verify_password
+from server.errors import ActionError, NotFound
 from server.i18n import N_
-from server.models import Message, User
 from server.queries import (
     PAGE_SIZE_MAX,
-    ThreadRow,
     message_for,
-    messages_visible_to,
+    messages_page,
     page_threads,
     thread_for,
     thread_row,
+    user_by_email,
 )
-from server.views.common import json_error
+from server.views.common import json_error, publisher_of
+from server.views.endpoint import Call, Operation, Param, endpoint, json, public_endpoint
 
-ApiView = Callable[[Request, User], Awaitable[Response]]
-
-
-def api(view: ApiView) -> Callable[[Request], Awaitable[Response]]:
-    """Authenticate by token or session; turn action errors into JSON errors."""
-
-    @wraps(view)
-    async def wrapper(request: Request) -> Response:
-        user = await user_from_connection(request)
-        if user is None:
-            return json_error(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
-        try:
-            return await view(request, user)
-        except ActionError as err:
-            return json_error(err.status, err.code, err.message)
-
-    return wrapper
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise ActionError("bad_json", N_("the request body is not valid JSON")) from None
-    if not isinstance(data, dict):
-        raise ActionError("bad_json", N_("the request body must be a JSON object"))
-    return data
+THREAD_ID = Param("thread_id", "path", {"type": "string"})
+MESSAGE_ID = Param("message_id", "path", {"type": "string"})
+LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": PAGE_SIZE_MAX},
+              "page size (50 by default)")  # fmt: skip
 
 
 def limit_of(request: Request, default: int = 50) -> int:
@@ -75,52 +49,57 @@ def limit_of(request: Request, default: int = 50) -> int:
     return value
 
 
-def row_json(row: ThreadRow) -> dict[str, Any]:
-    return {
-        **thread_json(row.thread),
-        "seq": row.seq,
-        "last_activity_at": row.activity_at.isoformat(),
-        "messages": row.message_count,
-        "unread": row.unread,
-    }
+@endpoint(Operation("Who am I", responses={200: p.Me}, errors=(401,)))
+async def me(call: Call) -> Response:
+    return json(p.me_of(call.user))
 
 
-@api
-async def me(request: Request, user: User) -> Response:
-    return JSONResponse({**author_json(user), "role": user.role.value, "email": user.email})
-
-
-async def issue_token(request: Request) -> Response:
-    """Trade e-mail and password for an API token (rate-limited like sign-in)."""
-    try:
-        data = await json_body(request)
-    except ActionError as err:
-        return json_error(400, err.code, err.message)
-    email = str(data.get("email", "")).strip().lower()
+@public_endpoint(
+    Operation(
+        "Trade e-mail and password for an API token (rate-limited like sign-in)",
+        body=p.TokenRequest,
+        responses={201: p.TokenCreated},
+        public=True,
+        errors=(400, 401, 429),
+    )  # fmt: skip
+)
+async def issue_token(request: Request, body: p.TokenRequest) -> Response:
+    email = body.email.strip().lower()
     client = request.client.host if request.client else "unknown"
     if not await request.app.state.login_limiter.allow("email:" + email, "ip:" + client):
         return json_error(429, "rate_limited", "too many attempts; wait a minute")
-    user = await User.get_or_none(email=email)
-    if user is None or not verify_password(user.password_hash, str(data.get("password", ""))):
+    user = await user_by_email(email)
+    if user is None or not verify_password(user.password_hash, body.password):
         return json_error(401, "bad_credentials", "e-mail or password is wrong")
-    token = await create_token(user, str(data.get("name", "api")))
-    return JSONResponse({"token": token, "user": author_json(user)}, status_code=201)
+    token = await create_token(user, body.name)
+    return json(p.TokenCreated(token, p.author_of(user)), 201)
 
 
-@api
-async def revoke_token(request: Request, user: User) -> Response:
-    """Revoke the token this request carries (a script signing out); its sockets close."""
-    token_id = request.scope.get(TOKEN_SCOPE_KEY)  # set when the request's token was checked
-    if token_id is None or not await revoke_token_of(user, token_id):
+@endpoint(
+    Operation(
+        "Revoke the token this request carries; its sockets close (4401)",
+        responses={204: None},
+    )
+)
+async def revoke_token(call: Call) -> Response:
+    token_id = call.request.scope.get(TOKEN_SCOPE_KEY)  # set when the request's token was checked
+    if token_id is None or not await revoke_token_of(publisher_of(call.request), call.user,
+                                                     token_id):  # fmt: skip
         return json_error(400, "no_token", "send the token to revoke as 'Authorization: Bearer'")
     return Response(status_code=204)
 
 
-@api
-async def list_threads(request: Request, user: User) -> Response:
-    limit = limit_of(request)
+@endpoint(
+    Operation(
+        "Threads you can see, newest activity first",
+        responses={200: p.ThreadPage},
+        params=(LIMIT, Param("cursor", "query", {"type": "string"}, "next_cursor of a page")),
+    )
+)
+async def list_threads(call: Call) -> Response:
+    limit = limit_of(call.request)
     cursor = None
-    raw = request.query_params.get("cursor")
+    raw = call.request.query_params.get("cursor")
     if raw:
         try:
             at, tid = raw.split("~", 1)
@@ -131,93 +110,129 @@ async def list_threads(request: Request, user: User) -> Response:
             raise ActionError(
                 "bad_cursor", N_("unknown cursor {cursor!r:.60}"), cursor=raw
             ) from None
-    rows = await page_threads(user, limit, cursor)
+    rows = await page_threads(call.user, limit, cursor)
     nxt = None
     if len(rows) == limit:
         last = rows[-1]
         nxt = f"{last.activity_at.isoformat()}~{last.thread.id}"
-    return JSONResponse({"threads": [row_json(r) for r in rows], "next_cursor": nxt})
+    return json(p.ThreadPage([p.thread_of(r) for r in rows], nxt))
 
 
-@api
-async def create_thread(request: Request, user: User) -> Response:
-    data = await json_body(request)
+@endpoint(
+    Operation(
+        "Start a thread with its first message (idempotent by client_id)",
+        body=p.NewThread,
+        responses={201: p.ThreadStarted, 200: p.ThreadStarted},
+        errors=(400, 401, 403, 413),
+    )
+)
+async def create_thread(call: Call) -> Response:
+    body: p.NewThread = call.body
     thread, msg, created = await start_thread(
-        user, data.get("title"), data.get("body"), data.get("client_id"),
-        data.get("kind", "question"), data.get("visibility", "public"),
+        publisher_of(call.request), call.user, body.title, body.body, body.client_id,
+        body.kind, body.visibility,
     )  # fmt: skip
     await msg.fetch_related("author")
-    row = await thread_row(user, thread)
-    return JSONResponse(
-        {"thread": row_json(row), "message": message_json(msg)}, status_code=201 if created else 200
-    )
+    row = await thread_row(call.user, thread)
+    return json(p.ThreadStarted(p.thread_of(row), p.message_of(msg)), 201 if created else 200)
 
 
-@api
-async def get_thread(request: Request, user: User) -> Response:
-    thread = await thread_for(user, request.path_params["thread_id"])
+@endpoint(Operation("One thread", responses={200: p.ThreadOne}, params=(THREAD_ID,)))
+async def get_thread(call: Call) -> Response:
+    thread = await thread_for(call.user, call.path("thread_id"))
     if thread is None:
-        return json_error(404, "not_found", "thread not found")
-    return JSONResponse({"thread": row_json(await thread_row(user, thread))})
+        raise NotFound()
+    return json(p.ThreadOne(p.thread_of(await thread_row(call.user, thread))))
 
 
-@api
-async def patch_thread(request: Request, user: User) -> Response:
-    data = await json_body(request)
+@endpoint(
+    Operation(
+        "Change title or status (the author or staff)",
+        body=p.ThreadChange,
+        responses={200: p.ThreadOne},
+        params=(THREAD_ID,),
+        errors=(400, 401, 403, 404, 413),
+    )  # fmt: skip
+)
+async def patch_thread(call: Call) -> Response:
+    body: p.ThreadChange = call.body
     thread = await update_thread(
-        user, request.path_params["thread_id"], data.get("title"), data.get("status")
+        publisher_of(call.request), call.user, call.path("thread_id"), body.title, body.status
     )
-    return JSONResponse({"thread": row_json(await thread_row(user, thread))})
+    return json(p.ThreadOne(p.thread_of(await thread_row(call.user, thread))))
 
 
-@api
-async def list_messages(request: Request, user: User) -> Response:
+@endpoint(
+    Operation(
+        "Messages, newest first; pass next_before as before for older ones",
+        responses={200: p.MessagePage},
+        params=(
+            THREAD_ID,
+            LIMIT,
+            Param("before", "query", {"type": "string"}, "the oldest message you have"),
+        ),
+    )  # fmt: skip
+)
+async def list_messages(call: Call) -> Response:
     """Page through messages newest first; `before` is the id of the oldest one you have."""
-    thread = await thread_for(user, request.path_params["thread_id"])
+    thread = await thread_for(call.user, call.path("thread_id"))
     if thread is None:
-        return json_error(404, "not_found", "thread not found")
-    limit = limit_of(request)
-    query = messages_visible_to(user, thread)
-    before = request.query_params.get("before")
+        raise NotFound()
+    limit = limit_of(call.request)
+    anchor = None
+    before = call.request.query_params.get("before")
     if before:
-        anchor = await message_for(user, before)
+        anchor = await message_for(call.user, before)
         if anchor is None or anchor.thread_id != thread.id:
             raise ActionError("bad_cursor", N_("unknown message {id!r:.40}"), id=before)
-        query = query.filter(seq__lt=anchor.seq)
-    rows: list[Message] = await query.order_by("-seq").limit(limit).prefetch_related("author")
+    rows = await messages_page(call.user, thread, limit, anchor)
     nxt = rows[-1].id if len(rows) == limit else None
-    return JSONResponse(
-        {
-            "messages": [message_json(m) for m in rows],
-            "next_before": nxt,
-            "seq": (await thread_row(user, thread)).seq,
-        }
+    seq = (await thread_row(call.user, thread)).seq
+    return json(p.MessagePage([p.message_of(m) for m in rows], nxt, seq))
+
+
+@endpoint(
+    Operation(
+        "Send a message (idempotent by client_id: a retry answers 200 with the stored one)",
+        body=p.NewMessage,
+        responses={201: p.MessageOne, 200: p.MessageOne},
+        params=(THREAD_ID,),
+        errors=(400, 401, 403, 404, 409, 413),
     )
-
-
-@api
-async def post_message(request: Request, user: User) -> Response:
-    data = await json_body(request)
+)
+async def post_message(call: Call) -> Response:
+    body: p.NewMessage = call.body
     msg, created = await send_message(
-        user,
-        request.path_params["thread_id"],
-        data.get("body"),
-        data.get("client_id"),
-        audience_of(data.get("audience")),
-    )
-    return JSONResponse({"message": message_json(msg)}, status_code=201 if created else 200)
+        publisher_of(call.request), call.user, call.path("thread_id"), body.body,
+        body.client_id, audience_of(body.audience),
+    )  # fmt: skip
+    return json(p.MessageOne(p.message_of(msg)), 201 if created else 200)
 
 
-@api
-async def patch_message(request: Request, user: User) -> Response:
-    data = await json_body(request)
-    msg = await edit_message(user, request.path_params["message_id"], data.get("body"))
-    await msg.fetch_related("author")
-    return JSONResponse({"message": message_json(msg)})
+@endpoint(
+    Operation(
+        "Edit your message",
+        body=p.MessageChange,
+        responses={200: p.MessageOne},
+        params=(MESSAGE_ID,),
+        errors=(400, 401, 403, 404, 413),
+    )  # fmt: skip
+)
+async def patch_message(call: Call) -> Response:
+    body: p.MessageChange = call.body
+    msg = await edit_message(publisher_of(call.request), call.user, call.path("message_id"),
+                             body.body)  # fmt: skip
+    return json(p.MessageOne(p.message_of(msg)))
 
 
-@api
-async def remove_message(request: Request, user: User) -> Response:
-    msg = await delete_message(user, request.path_params["message_id"])
-    await msg.fetch_related("author")
-    return JSONResponse({"message": message_json(msg)})
+@endpoint(
+    Operation(
+        "Delete your message (a tombstone stays)",
+        responses={200: p.MessageOne},
+        params=(MESSAGE_ID,),
+        errors=(400, 401, 403, 404),
+    )  # fmt: skip
+)
+async def remove_message(call: Call) -> Response:
+    msg = await delete_message(publisher_of(call.request), call.user, call.path("message_id"))
+    return json(p.MessageOne(p.message_of(msg)))

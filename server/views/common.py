@@ -3,20 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from server.actions.errors import ActionError, NotFound
-from server.auth import user_from_connection
+from server import payloads
+from server.actions.sessions import renew
+from server.auth import signed_in_session, user_from_connection, uses_token
+from server.errors import ActionError, NotFound
 from server.i18n import N_, gettext_for, negotiate
 from server.models import User
+from server.publisher import Publisher
 from server.templating import render
 
 View = Callable[[Request], Awaitable[Response]]
 UserView = Callable[[Request, User], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is asking, and through which session (None: an API token)."""
+
+    user: User
+    session_id: str | None
+
+
+async def identify(conn: HTTPConnection) -> Identity | None:
+    """Return who sent a request or opened a socket; note that their session is in use."""
+    user = await user_from_connection(conn)
+    if user is None:
+        return None
+    signed_in = None if uses_token(conn) else await signed_in_session(conn)
+    if signed_in is None:
+        return Identity(user, None)
+    await renew(signed_in)
+    return Identity(user, signed_in.session_id)
+
+
+def publisher_of(conn: HTTPConnection) -> Publisher:
+    """The process's publisher, which actions hand their committed changes to."""
+    publisher: Publisher = conn.app.state.publisher
+    return publisher
 
 
 def language_of(request: Request, user: User | None) -> str:
@@ -75,15 +105,15 @@ def signed_in(view: UserView) -> View:
 
     @wraps(view)
     async def wrapper(request: Request) -> Response:
-        user = await user_from_connection(request)
-        if user is None:
+        identity = await identify(request)
+        if identity is None:
             if is_htmx(request):
                 return Response(status_code=401, headers={"HX-Redirect": "/login"})
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         try:
-            return await view(request, user)
+            return await view(request, identity.user)
         except ActionError as err:
-            return error_page(request, user, err)
+            return error_page(request, identity.user, err)
 
     return wrapper
 
@@ -98,5 +128,7 @@ def staff_only(view: UserView) -> UserView:
     return wrapper
 
 
-def json_error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def json_error(status: int, code: str, message: str) -> Response:
+    """The API's one error shape: `{"error": {"code", "message"}}` with an HTTP status."""
+    body = payloads.encode(payloads.Error(payloads.ErrorDetail(code, message)))
+    return Response(body, status_code=status, media_type="application/json")

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from server.actions.errors import ActionError, NotFound
+from push.api import KINDS
 from server.actions.notifications import (
     remove_endpoint,
     remove_subscription,
@@ -17,9 +17,10 @@ from server.actions.notifications import (
     send_test,
     set_follow,
 )
-from server.models import Follow, NotificationSettings, PushSubscription, User
-from server.queries import thread_for
-from server.views.common import is_htmx, json_error, language_of, page, signed_in
+from server.errors import ActionError, NotFound
+from server.models import User
+from server.queries import devices_of, follow_state, notification_settings, thread_for
+from server.views.common import is_htmx, json_error, language_of, page, publisher_of, signed_in
 
 
 async def vapid_key(request: Request) -> Response:
@@ -31,11 +32,13 @@ async def vapid_key(request: Request) -> Response:
 
 
 async def notification_context(user: User) -> dict[str, Any]:
-    prefs = await NotificationSettings.get_or_none(user_id=user.id) or NotificationSettings(
-        user_id=user.id
-    )
-    devices = await PushSubscription.filter(user_id=user.id).order_by("-created_at")
-    return {"prefs": prefs, "devices": devices}
+    """What `_notifications.html` needs: preferences (one per kind a person can choose in
+    their role) and devices."""
+    return {
+        "prefs": await notification_settings(user),
+        "choices": KINDS.preferences(user.role),
+        "devices": await devices_of(user),
+    }
 
 
 @signed_in
@@ -75,7 +78,7 @@ async def _devices_fragment(request: Request, user: User) -> Response:
 
 @signed_in
 async def test_device(request: Request, user: User) -> Response:
-    await send_test(user, request.path_params["device_id"])
+    await send_test(publisher_of(request), user, request.path_params["device_id"])
     if is_htmx(request):
         return await _devices_fragment(request, user)
     return RedirectResponse("/settings#devices", status_code=303)
@@ -109,11 +112,6 @@ async def follow(request: Request, user: User) -> Response:
     if is_htmx(request):
         return page(request, user, "_follow.html", thread_id=thread_id, follow=state)
     return RedirectResponse(f"/threads/{thread_id}", status_code=303)
-
-
-async def follow_state(user: User, thread_id: str) -> str | None:
-    found = await Follow.get_or_none(user_id=user.id, thread_id=thread_id)
-    return found.state.value if found else None
 
 
 @signed_in

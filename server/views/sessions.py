@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.actions.errors import NotFound
-from server.actions.sessions import end_other_sessions, end_session, sessions_of
-from server.auth import signed_in_session
+from server.actions.sessions import end_other_sessions, end_session
+from server.auth import SESSION_DAYS, signed_in_session
+from server.errors import NotFound
 from server.i18n import N_
 from server.models import User
-from server.views.common import is_htmx, page, signed_in
+from server.queries import sessions_of
+from server.views.common import is_htmx, page, publisher_of, signed_in
 
 
 async def sessions_context(request: Request, user: User) -> dict[str, Any]:
     """What `_sessions.html` needs: the user's sessions and which one is this browser."""
     current = await signed_in_session(request)
     return {
-        "sessions": await sessions_of(user),
+        "sessions": await sessions_of(user, datetime.now(UTC) - timedelta(days=SESSION_DAYS)),
         "current_session": current.session_id if current is not None else None,
     }
 
@@ -34,7 +36,7 @@ async def _answer(request: Request, user: User) -> Response:
 async def end_one(request: Request, user: User) -> Response:
     """Sign out one browser; this one, too, if asked (then to the sign-in page)."""
     session_id = request.path_params["session_id"]
-    if not await end_session(user, session_id):
+    if not await end_session(publisher_of(request), user, session_id):
         raise NotFound(N_("this session has already ended"))
     current = await signed_in_session(request)
     if current is not None and current.session_id == session_id:
@@ -49,5 +51,6 @@ async def end_one(request: Request, user: User) -> Response:
 async def end_others(request: Request, user: User) -> Response:
     """Sign out every browser but this one."""
     current = await signed_in_session(request)
-    await end_other_sessions(user, current.session_id if current is not None else "")
+    keep = current.session_id if current is not None else ""
+    await end_other_sessions(publisher_of(request), user, keep)
     return await _answer(request, user)

@@ -7,15 +7,22 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.actions.errors import NotFound
 from server.actions.messages import delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
+from server.errors import NotFound
+from server.events import messages, threads
 from server.i18n import N_
 from server.models import ThreadStatus, User
-from server.queries import latest_messages, message_for, thread_for, thread_row, thread_rows
-from server.views.common import is_htmx, page, signed_in
-from server.views.notifications import follow_state
+from server.queries import (
+    follow_state,
+    latest_messages,
+    message_for,
+    thread_for,
+    thread_row,
+    thread_rows,
+)
+from server.views.common import is_htmx, language_of, page, publisher_of, signed_in
 
 MESSAGES_PER_PAGE = 50
 
@@ -40,6 +47,7 @@ async def new_thread_form(request: Request, user: User) -> Response:
 async def create_thread(request: Request, user: User) -> Response:
     form = await request.form()
     thread, _, _ = await start_thread(
+        publisher_of(request),
         user,
         form.get("title"),
         form.get("body"),
@@ -57,14 +65,24 @@ async def thread_page(request: Request, user: User) -> Response:
     thread = await thread_for(user, request.path_params["thread_id"])
     if thread is None:
         raise NotFound()
-    messages = await latest_messages(user, thread, MESSAGES_PER_PAGE)
+    found = await latest_messages(user, thread, MESSAGES_PER_PAGE)
     row = await thread_row(user, thread)
-    await mark_read(user, thread)
+    await mark_read(publisher_of(request), user, thread)
+    lang = language_of(request, user)
+    # The page shows each message and the header as their live events do (one fragment each).
     return page(
-        request, user, "thread.html", thread=thread, messages=messages, seq=row.seq,
+        request, user, "thread.html", thread=thread, seq=row.seq,
+        head=threads.UPDATED.html(thread, lang),
+        messages=[messages.CREATED.html(m, lang) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
         follow=await follow_state(user, thread.id),
     )  # fmt: skip
+
+
+def _message_answer(request: Request, user: User, msg: object, url: str) -> Response:
+    if is_htmx(request):
+        return page(request, user, "_message.html", m=msg)
+    return RedirectResponse(url, status_code=303)
 
 
 @signed_in
@@ -72,19 +90,19 @@ async def post_message(request: Request, user: User) -> Response:
     """Form fallback for sending (the socket is the fast path); returns the message fragment."""
     form = await request.form()
     msg, _ = await send_message(
-        user, request.path_params["thread_id"], form.get("body"), form.get("client_id")
-    )
-    if is_htmx(request):
-        return page(request, user, "_message.html", m=msg)
-    return RedirectResponse(f"/threads/{msg.thread_id}#msg-{msg.id}", status_code=303)
+        publisher_of(request), user, request.path_params["thread_id"], form.get("body"),
+        form.get("client_id"),
+    )  # fmt: skip
+    return _message_answer(request, user, msg, f"/threads/{msg.thread_id}#msg-{msg.id}")
 
 
 @signed_in
 async def change_thread(request: Request, user: User) -> Response:
     form = await request.form()
     thread = await update_thread(
-        user, request.path_params["thread_id"], form.get("title"), form.get("status")
-    )
+        publisher_of(request), user, request.path_params["thread_id"], form.get("title"),
+        form.get("status"),
+    )  # fmt: skip
     if is_htmx(request):
         return page(request, user, "_thread_head.html", thread=thread)
     return RedirectResponse(f"/threads/{thread.id}", status_code=303)
@@ -109,17 +127,13 @@ async def show_message(request: Request, user: User) -> Response:
 @signed_in
 async def change_message(request: Request, user: User) -> Response:
     form = await request.form()
-    msg = await edit_message(user, request.path_params["message_id"], form.get("body"))
-    await msg.fetch_related("author")
-    if is_htmx(request):
-        return page(request, user, "_message.html", m=msg)
-    return RedirectResponse(f"/threads/{msg.thread_id}#msg-{msg.id}", status_code=303)
+    msg = await edit_message(
+        publisher_of(request), user, request.path_params["message_id"], form.get("body")
+    )
+    return _message_answer(request, user, msg, f"/threads/{msg.thread_id}#msg-{msg.id}")
 
 
 @signed_in
 async def remove_message(request: Request, user: User) -> Response:
-    msg = await delete_message(user, request.path_params["message_id"])
-    await msg.fetch_related("author")
-    if is_htmx(request):
-        return page(request, user, "_message.html", m=msg)
-    return RedirectResponse(f"/threads/{msg.thread_id}", status_code=303)
+    msg = await delete_message(publisher_of(request), user, request.path_params["message_id"])
+    return _message_answer(request, user, msg, f"/threads/{msg.thread_id}")

@@ -120,26 +120,41 @@
 
   // -- incoming frames -------------------------------------------------------------
 
+  // Every frame the server sends, by type: one table (docs/protocol.md). A type this page does
+  // not know (a newer server) is ignored with a warning, never taken for a message.
+  const FRAMES = {
+    event: onEvent,
+    reset: (f) => {
+      if (f.thread === threadId) location.reload();
+    },
+    ack: onAck,
+    error: onError,
+    typing: onTyping,
+    activity: onActivity,
+    read: onRead,
+    hello: ignore,
+    subscribed: ignore,
+    unsubscribed: ignore,
+    pong: ignore,
+  };
+
+  // Thread events, by name: each replaces or adds its fragment (the server rendered it).
+  const EVENTS = {
+    "message.created": onMessage,
+    "message.edited": onMessage,
+    "message.deleted": onMessage,
+    "thread.updated": onThreadHead,
+  };
+
+  function ignore() {}
+
   function handle(f) {
-    switch (f.type) {
-      case "event":
-        return onEvent(f);
-      case "reset":
-        if (f.thread === threadId) location.reload();
-        return;
-      case "ack":
-        return onAck(f);
-      case "error":
-        return onError(f);
-      case "typing":
-        return onTyping(f);
-      case "activity":
-        return onActivity(f);
-      case "read":
-        return onRead(f);
-      default:
-        return;
+    const handler = Object.prototype.hasOwnProperty.call(FRAMES, f.type) ? FRAMES[f.type] : null;
+    if (!handler) {
+      console.warn("Dreiklang: ignoring a frame of unknown type", f.type);
+      return;
     }
+    handler(f);
   }
 
   function fragment(html) {
@@ -167,16 +182,29 @@
   }
 
   function onEvent(f) {
-    if (f.thread !== threadId || f.seq <= state.seq) return; // replayed or duplicate
-    state.seq = f.seq;
-    threadEl.dataset.seq = String(f.seq);
-    const el = fragment(f.html);
-    if (!el) return;
-    if (f.name === "thread.updated") {
-      document.getElementById("thread-head").replaceWith(el);
-      if (window.htmx) window.htmx.process(el);
+    if (f.thread !== threadId) return;
+    // Numbered events come once and in order; an unnumbered one (seq null: shown to this
+    // person besides staff) replaces its fragment and moves nothing.
+    if (f.seq !== null && f.seq !== undefined) {
+      if (f.seq <= state.seq) return; // replayed or duplicate
+      state.seq = f.seq;
+      threadEl.dataset.seq = String(f.seq);
+    }
+    const apply = Object.prototype.hasOwnProperty.call(EVENTS, f.name) ? EVENTS[f.name] : null;
+    if (!apply) {
+      console.warn("Dreiklang: ignoring an event of unknown name", f.name);
       return;
     }
+    const el = fragment(f.html);
+    if (el) apply(f, el);
+  }
+
+  function onThreadHead(f, el) {
+    document.getElementById("thread-head").replaceWith(el);
+    if (window.htmx) window.htmx.process(el);
+  }
+
+  function onMessage(f, el) {
     const stuckToBottom = nearBottom();
     const editing = document.querySelector("#" + CSS.escape(el.id) + ".editing");
     if (!editing) place(el);

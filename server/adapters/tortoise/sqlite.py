@@ -1,17 +1,5 @@
-"""tortoise's SQLite engine, with transactions that take the write lock when they begin.
-
-On the embedded default the server and its push-worker child write to one SQLite file.
-tortoise begins a transaction with a plain (deferred) BEGIN: it reads from a snapshot and asks
-for the write lock at its first write. If the other process committed in between, SQLite
-cannot upgrade that snapshot and fails at once with "database is locked"; busy_timeout does
-not help (SQLITE_BUSY_SNAPSHOT). Seen as a rare 500 when a device was registered while the
-worker wrote. Here every transaction begins IMMEDIATE: it waits (up to busy_timeout) for the
-write lock before it reads, so a read-then-write transaction never meets a newer snapshot.
-The server's own transactions already queue on tortoise's per-connection lock, so taking the
-file's write lock early costs nothing within a process.
-
-Used by naming this module as the engine (server.db.tortoise_config).
-"""
+"""tortoise's SQLite engine, with transactions that take the write lock when they begin (see
+server/adapters/tortoise/__init__.py, hook 3). Named as the engine in server/db.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,116 @@
+"""Finding the people a notification kind may reach: followers, mentioned people, moderators.
+
+Each finder returns the candidates of one intent, each with the kinds it could be for them,
+most specific first (a mentioned follower: mention, then reply). Notification kinds name
+their finder (push/kinds.py); push/recipients.py then leaves out the person who acted and
+anyone who may not see the thread or message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tortoise.expressions import Q
+
+from server.models import Follow, FollowState, Message, NotificationIntent, Role, Thread, User
+
+MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,62})", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who may hear about an intent: just what visibility needs, no ORM object (an intent
+    on a thread with thousands of followers must not build thousands of models)."""
+
+    id: str
+    role: Role
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role != Role.CUSTOMER
+
+
+Chosen = dict[str, tuple[Reader, tuple[str, ...]]]
+"""user id -> (who, the kinds it could be for them, most specific first)."""
+
+Finder = Callable[[NotificationIntent, Thread, Message | None], Awaitable[Chosen]]
+
+
+def handle_of(user: User) -> str:
+    """Return the @handle people use to mention a user: the e-mail's local part."""
+    return user.email.split("@", 1)[0].lower()
+
+
+def team_handle(team: str) -> str:
+    return "-".join(team.lower().split())
+
+
+def mention_names(text: str) -> set[str]:
+    """Return the @names a text mentions, lowercased (handles or team handles)."""
+    return {m.lower().rstrip("._-") for m in MENTION_RE.findall(text)}
+
+
+async def mention_query(names: set[str]) -> Q | None:
+    """Return a filter on users for these @names (by handle or team), None when none can
+    match; two queries at most, and no staff list built as models."""
+    if not names:
+        return None
+    query = Q(*[Q(email__istartswith=name + "@") for name in names], join_type="OR")
+    staff_teams = User.exclude(role=Role.CUSTOMER).exclude(team="").distinct()
+    teams = [
+        team for (team,) in await staff_teams.values_list("team") if team_handle(team) in names
+    ]
+    if teams:
+        query |= Q(team__in=teams) & ~Q(role=Role.CUSTOMER)
+    return query
+
+
+async def mentioned(message: Message) -> list[User]:
+    """Return the users a message mentions, by @handle or @team."""
+    query = await mention_query(mention_names(message.body))
+    return [] if query is None else await User.filter(query)
+
+
+def followers(kind: str) -> Finder:
+    """Everyone who followed the thread when it happened hears of it as `kind`."""
+
+    async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
+        # Who followed when it happened: a worker that runs late must not tell someone who
+        # started following afterwards about news from before.
+        follows = Follow.filter(
+            thread_id=thread.id, state=FollowState.FOLLOWING, created_at__lte=intent.created_at
+        )
+        return {
+            user_id: (Reader(user_id, Role(role)), (kind,))
+            for user_id, role in await follows.values_list("user_id", "user__role")
+        }
+
+    return find
+
+
+def followers_and_mentioned(kind: str, mention: str) -> Finder:
+    """Followers hear of a message as `kind`; people it mentions as `mention`, even in a
+    thread they muted (a follower who turned mentions off still hears of the message)."""
+    of_followers = followers(kind)
+
+    async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
+        chosen = await of_followers(intent, thread, message)
+        if message is not None:
+            for user in await mentioned(message):
+                _, kinds = chosen.get(user.id, (None, ()))
+                chosen[user.id] = (Reader(user.id, user.role), (mention, *kinds))
+        return chosen
+
+    return find
+
+
+def moderators(kind: str) -> Finder:
+    """Every moderator and admin hears of it as `kind`."""
+
+    async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
+        people = User.filter(role__in=[Role.MODERATOR, Role.ADMIN]).values_list("id", "role")
+        return {user_id: (Reader(user_id, Role(role)), (kind,)) for user_id, role in await people}
+
+    return find

@@ -1,0 +1,1 @@
+"""Adapters to libraries whose private parts we use: one module per library."""

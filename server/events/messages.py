@@ -1,0 +1,73 @@
+"""Events about messages: created, edited, deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server import payloads
+from server.events.registry import EVENTS, EventType, Rule
+from server.models import Audience, Event, Message, Thread
+from server.templating import render
+
+
+class MessageEvent(payloads.Out):
+    """A message event's fields in JSON mode."""
+
+    id: str
+    client_id: str
+    message: payloads.Message
+
+
+def payload(msg: Message) -> MessageEvent:
+    return MessageEvent(msg.id, msg.client_id, payloads.message_of(msg))
+
+
+def html(msg: Message, language: str) -> str:
+    """The message as the thread shows it: the page, the POST answer and live events alike."""
+    return render(language, "_message.html", m=msg)
+
+
+def refs(msg: Message) -> dict[str, str]:
+    return {"id": msg.id, "client_id": msg.client_id}
+
+
+async def load(thread: Thread, rows: Sequence[Event]) -> list[Message | None]:
+    """Load the messages of stored events, with their authors, as they are now."""
+    ids = list({row.message_id for row in rows if row.message_id is not None})
+    found = {m.id: m for m in await Message.filter(id__in=ids).prefetch_related("author")}
+    return [found.get(row.message_id or "") for row in rows]
+
+
+# Everyone who may see the thread sees a message, except a staff note: only staff see it.
+BY_AUDIENCE: Rule[Message] = Rule(
+    "everyone, or staff only for a staff note", lambda msg: msg.audience
+)
+AUTHOR_AND_STAFF: Rule[Message] = Rule(
+    "the message's author and staff", lambda msg: Audience.STAFF, also=lambda msg: msg.author_id
+)
+
+
+def _message_event(name: str, summary: str, in_lists: bool = False) -> EventType[Message]:
+    return EVENTS.add(
+        EventType(
+            name,
+            summary,
+            BY_AUDIENCE,
+            payload,
+            html,
+            load,
+            refs,
+            message_id=lambda msg: msg.id,
+            in_lists=in_lists,
+        )  # fmt: skip
+    )
+
+
+CREATED = _message_event(
+    "message.created", 'a new message; the fragment has `id="msg-<id>"`', in_lists=True
+)
+EDITED = _message_event(
+    "message.edited",
+    'a message\'s text changed; replace the element with the same id (shows "edited")',
+)
+DELETED = _message_event("message.deleted", "a message was deleted; replace it (shows a tombstone)")

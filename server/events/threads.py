@@ -1,0 +1,42 @@
+"""Events about a thread itself: its title or status changed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server import payloads
+from server.events.registry import EVENTS, EVERYONE, EventType
+from server.models import Event, Thread
+from server.templating import render
+
+
+class ThreadEvent(payloads.Out):
+    """A thread event's fields in JSON mode."""
+
+    thread_data: payloads.ThreadData
+
+
+def payload(thread: Thread) -> ThreadEvent:
+    return ThreadEvent(payloads.thread_data_of(thread))
+
+
+def html(thread: Thread, language: str) -> str:
+    return render(language, "_thread_head.html", thread=thread)
+
+
+async def load(thread: Thread, rows: Sequence[Event]) -> list[Thread]:
+    """A thread event replays the thread as it is now."""
+    return [thread for _ in rows]
+
+
+UPDATED = EVENTS.add(
+    EventType(
+        "thread.updated",
+        'title or status changed; the fragment has `id="thread-head"`',
+        EVERYONE,
+        payload,
+        html,
+        load,
+        in_lists=True,
+    )  # fmt: skip
+)

@@ -1,0 +1,188 @@
+"""WebSocket frames, typed once (msgspec): what clients send, and what the server answers.
+
+Event frames (`type: "event"`) are built by the event registry (server/events/), one shape per
+event type; everything else a socket says is declared here. docs/protocol.md describes both,
+and tests keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from server.errors import ActionError
+from server.i18n import N_
+from server.payloads import In, Out, field_error
+
+# -- client → server -------------------------------------------------------------------------
+
+
+class ClientFrame(In, tag_field="type"):
+    """A frame a client sends; `type` names it."""
+
+
+class Subscribe(ClientFrame, tag="subscribe"):
+    thread: str
+    since: int | None = None
+
+
+class Unsubscribe(ClientFrame, tag="unsubscribe"):
+    thread: str
+
+
+class Send(ClientFrame, tag="send"):
+    thread: str
+    client_id: str
+    body: str
+    audience: str = "all"
+
+
+class Edit(ClientFrame, tag="edit"):
+    id: str
+    body: str
+
+
+class Delete(ClientFrame, tag="delete"):
+    id: str
+
+
+class Typing(ClientFrame, tag="typing"):
+    thread: str
+
+
+class Read(ClientFrame, tag="read"):
+    thread: str
+
+
+class Ping(ClientFrame, tag="ping"):
+    t: Any = None
+
+
+CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
+    Subscribe, Unsubscribe, Send, Edit, Delete, Typing, Read, Ping,
+)  # fmt: skip
+_decoder = msgspec.json.Decoder(
+    Subscribe | Unsubscribe | Send | Edit | Delete | Typing | Read | Ping
+)
+REF_FIELDS = ("thread", "client_id", "id")  # echoed in an error, so a client knows which frame
+
+
+def decode(raw: str) -> ClientFrame:
+    """Decode and type-check a client frame, or raise an ActionError that says what is wrong."""
+    try:
+        frame: ClientFrame = _decoder.decode(raw)
+        return frame
+    except msgspec.DecodeError:
+        pass
+    # The slow path, for a frame that was refused: tell the client precisely why.
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ActionError("bad_frame", N_("frame is not JSON")) from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ActionError("bad_frame", N_("frame must be a JSON object with a string 'type'"))
+    kind = data["type"]
+    if kind not in {f.__struct_config__.tag for f in CLIENT_FRAMES}:
+        raise ActionError("unknown_type", N_("unknown frame type {type!r:.40}"), type=kind)
+    try:
+        msgspec.convert(data, type=_frame_type(kind))
+    except msgspec.ValidationError as err:
+        raise field_error(err, "bad_frame") from None
+    # json accepts what msgspec refuses (NaN, Infinity): not JSON as the protocol means it.
+    raise ActionError("bad_frame", N_("frame is not JSON"))
+
+
+def _frame_type(tag: str) -> type[ClientFrame]:
+    return next(f for f in CLIENT_FRAMES if f.__struct_config__.tag == tag)
+
+
+def refs(raw: str) -> dict[str, Any]:
+    """Return the fields of a (possibly invalid) frame that an error echoes."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return {k: data[k] for k in REF_FIELDS if k in data} if isinstance(data, dict) else {}
+
+
+# -- server → client (event frames: server/events/) --------------------------------------------
+
+
+class ServerFrame(Out, tag_field="type"):
+    """A frame the server sends; `type` names it."""
+
+
+class Hello(ServerFrame, tag="hello"):
+    user: str
+    staff: bool
+    format: str
+
+
+class Subscribed(ServerFrame, tag="subscribed"):
+    thread: str
+    seq: int
+
+
+class Reset(ServerFrame, tag="reset"):
+    thread: str
+    seq: int
+
+
+class Unsubscribed(ServerFrame, tag="unsubscribed"):
+    thread: str
+
+
+class Ack(ServerFrame, tag="ack", omit_defaults=True):
+    id: str
+    thread: str
+    client_id: str | None = None
+    duplicate: bool | None = None
+
+
+class TypingNotice(ServerFrame, tag="typing"):
+    thread: str
+    user: str
+    name: str
+    staff: bool
+
+
+class Activity(ServerFrame, tag="activity"):
+    kind: str
+    thread: str
+    title: str
+    status: str
+    count: int
+    at: str
+
+
+class ReadNotice(ServerFrame, tag="read"):
+    thread: str
+    count: int
+
+
+class Pong(ServerFrame, tag="pong"):
+    t: Any = None
+
+
+SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
+    Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, Pong,
+)  # fmt: skip
+ERROR_TYPE = "error"  # {type, code, message, and the refs of the refused frame}
+EVENT_TYPE = "event"  # built by server/events/frames.py
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(frame: ServerFrame) -> str:
+    """Encode a frame as the text a socket sends."""
+    return _encoder.encode(frame).decode()
+
+
+def error_frame(code: str, message: str, **ref: Any) -> str:
+    return json.dumps(
+        {"type": ERROR_TYPE, "code": code, "message": message, **ref},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
