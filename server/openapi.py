@@ -60,9 +60,14 @@ def build(routes: list[BaseRoute]) -> dict[str, Any]:
             spec["security"] = []
         item = paths.setdefault(path, {})
         for param in op.params:
-            described = {"name": param.name, "in": param.where, "required": param.where == "path",
-                         "schema": param.schema,
-                         **({"description": param.description} if param.description else {})}  # fmt: skip
+            described: dict[str, Any] = {
+                "name": param.name,
+                "in": param.where,
+                "required": param.where == "path",
+                "schema": param.schema,
+            }
+            if param.description:
+                described["description"] = param.description
             # Path parameters belong to the path (every method has them), the rest to one.
             where = item if param.where == "path" else spec
             if described not in where.setdefault("parameters", []):
