@@ -47,7 +47,7 @@ def too_large_response(request: Request) -> Response:
     return error_page(request, None, error)
 
 
-def create_app(settings: Settings | None = None) -> Any:
+def create_app(settings: Settings | None = None) -> Dreiklang:
     """Build the ASGI app for these settings (default: from the environment)."""
     settings = settings or load_settings()
 
@@ -122,15 +122,25 @@ def create_app(settings: Settings | None = None) -> Any:
         cookie_secure=settings.https_cookies,
     )
 
-    async def outer(scope: Any, receive: Any, send: Any) -> None:
+    return Dreiklang(app, inner)
+
+
+class Dreiklang:
+    """The ASGI app: Starlette inside CSRF protection, with the body limit in front. Its
+    `state` is the Starlette app's (settings, fan-out, publisher)."""
+
+    def __init__(self, app: Starlette, inner: Any) -> None:
+        self.app = app
+        self.state = app.state
+        self.inner = inner
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             scope[RAW_SEND_KEY] = send
         elif scope["type"] == "http" and declared_length(scope) > MAX_BODY_BYTES:
             # Refuse before anything reads the body: the CSRF check reads a form's body first.
             # (Starlette's limit would answer too, but only in plain text.)
-            scope["app"] = app  # what Starlette would set, for the error page's template
+            scope["app"] = self.app  # what Starlette would set, for the error page's template
             await too_large_response(Request(scope))(scope, receive, send)
             return
-        await inner(scope, receive, send)
-
-    return outer
+        await self.inner(scope, receive, send)
