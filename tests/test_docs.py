@@ -70,6 +70,28 @@ def test_the_protocol_lists_exactly_the_frames_the_server_sends() -> None:
     assert tags == set(table_rows("## Server → client")), "docs/protocol.md != server/protocol.py"
 
 
+def excerpts(doc: str) -> list[tuple[str, str]]:
+    """Return (file, code) for every code block of a doc, each under the last "`file`:" line."""
+    found, source = [], ""
+    for part in re.split(r"(```\w*\n.*?```)", doc, flags=re.S):
+        if part.startswith("```"):
+            found.append((source, part.split("\n", 1)[1].rsplit("```", 1)[0]))
+        else:
+            named = re.findall(r"^`([\w./-]+)`:$", part, re.M)
+            source = named[-1] if named else source
+    return found
+
+
+def test_adding_an_event_type_quotes_the_code_as_it_is() -> None:
+    doc = (ROOT / "docs" / "adding-an-event-type.md").read_text()
+    found = excerpts(doc)
+    assert len(found) >= 5, "the walk-through quotes the declaration, action and client"
+    for source, code in found:
+        assert source, f"a code block without a file named above it: {code[:60]!r}"
+        assert code in (ROOT / source).read_text(), f"{source} no longer has:\n{code}"
+    assert "[adding an event type](adding-an-event-type.md)" in PROTOCOL
+
+
 def test_the_readme_gives_exactly_two_quick_start_commands_and_ci_runs_the_second() -> None:
     commands = quick_start_commands()
     assert len(commands) == 2, commands

@@ -50,16 +50,16 @@ AUTHOR_AND_STAFF: Rule[Message] = Rule(
 def _message_event(name: str, summary: str, in_lists: bool = False) -> EventType[Message]:
     return EVENTS.add(
         EventType(
-            name,
-            summary,
-            BY_AUDIENCE,
-            payload,
-            html,
-            load,
-            refs,
+            name=name,
+            summary=summary,
+            visible=BY_AUDIENCE,
+            payload=payload,
+            html=html,
+            load=load,
+            refs=refs,
             message_id=lambda msg: msg.id,
             in_lists=in_lists,
-        )  # fmt: skip
+        )
     )
 
 

@@ -31,12 +31,12 @@ async def load(thread: Thread, rows: Sequence[Event]) -> list[Thread]:
 
 UPDATED = EVENTS.add(
     EventType(
-        "thread.updated",
-        'title or status changed; the fragment has `id="thread-head"`',
-        EVERYONE,
-        payload,
-        html,
-        load,
-        in_lists=True,
-    )  # fmt: skip
+        name="thread.updated",
+        summary='title or status changed; the fragment has `id="thread-head"`',
+        visible=EVERYONE,
+        payload=payload,
+        html=html,
+        load=load,
+        in_lists=True,  # thread lists show the new title and status chip
+    )
 )
