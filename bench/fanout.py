@@ -10,6 +10,7 @@ seq contiguous).
 
     .venv/bin/python bench/fanout.py            # N = 100, 1000, 5000; 200 messages at 20/s
     .venv/bin/python bench/fanout.py --quick    # N = 100, 1000; 50 messages (about 1 minute)
+    .venv/bin/python bench/fanout.py --workload threads  # many small threads (smallthreads.py)
 
 See bench/README.md for what the figures mean and the latest results.
 """
@@ -125,7 +126,7 @@ def proc_rss_kib(pid: int) -> int:
 class Server:
     """A target server in a subprocess, pinned to the server core."""
 
-    kind: str  # "dreiklang" | "baseline"
+    kind: str  # "dreiklang" | "baseline" | "storing" (the room that stores first)
     workdir: Path
     pin: bool
     source: Path = ROOT  # the Dreiklang checkout to run (the server is imported from here)
@@ -157,7 +158,10 @@ class Server:
     def command(self) -> list[str]:
         if self.kind == "dreiklang":
             return [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
-        return [sys.executable, str(BENCH / "baseline_room.py"), "--port", str(self.port)]
+        room = [sys.executable, str(BENCH / "baseline_room.py"), "--port", str(self.port)]
+        if self.kind == "storing":
+            room += ["--store", str(self.workdir / "room.sqlite3")]
+        return room
 
     def start(self) -> None:
         if self.kind == "dreiklang":
@@ -715,7 +719,20 @@ def verdict(report: dict[str, Any]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    workload = argparse.ArgumentParser(add_help=False)
+    workload.add_argument("--workload", choices=("room", "threads"), default="room")
+    chosen, rest = workload.parse_known_args(argv)
+    if chosen.workload == "threads":
+        import smallthreads  # its flags, its report: `--workload threads --help`
+
+        return smallthreads.main(rest)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workload",
+        choices=("room", "threads"),
+        default="room",
+        help="room: N subscribers in one thread (these flags); threads: many small threads",
+    )
     parser.add_argument(
         "--sizes", default="100,1000,5000", help="subscriber counts, comma-separated"
     )
@@ -756,6 +773,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.show:
         report = json.loads(Path(args.show).read_text())
+        if report.get("workload") == "threads":
+            import smallthreads
+
+            return smallthreads.show(report)
         add_marginals(report["results"])
         print(f"{report['when']}, server {report['commit']}, {report['messages']} messages at "
               f"{report['rate_per_second']:g}/s at most\n")  # fmt: skip
@@ -794,4 +815,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    sys.modules.setdefault("fanout", sys.modules[__name__])  # smallthreads imports us: one copy
     sys.exit(main())

@@ -10,7 +10,12 @@ Two kinds of target speak slightly different protocols:
 - "dreiklang": `/ws?format=json` with `Authorization: Bearer`, then `subscribe` to one thread
   and wait for `subscribed`. The sender sends `send` frames and Dreiklang stores them.
 - "baseline": `/ws` of bench/baseline_room.py; open means ready. The sender's frame is the
-  event itself and the room broadcasts it as it is.
+  event itself and the room broadcasts it as it is. With `rooms` (the many-threads workload)
+  a subscriber opens `/threads?thread=<id>` instead, and each of the sender's frames names the
+  thread whose room it goes to; `seq` then counts per thread, as Dreiklang's does.
+
+In the many-threads workload each subscriber follows one of several threads (`open_many`'s
+`threads`) and expects only that thread's share of the messages (`per_thread`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ import os
 import resource
 import time
 from array import array
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
+from urllib.parse import quote
 
 from websockets.speedups import apply_mask  # the C masking helper websockets ships
 
@@ -88,6 +95,7 @@ class Socket(asyncio.Protocol):
         self.buf = b""
         self.control: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # non-event frames, setup
         self.setup = True  # while True, non-event frames are parsed and queued
+        self.follows = ""  # the thread this socket subscribed to ("" = the baseline's one room)
         self.events = 0
         self.want = -1  # set `reached` when this many events have arrived
         self.reached = asyncio.Event()
@@ -245,11 +253,14 @@ class Target:
     token: str = ""
     thread: str = ""
     thread_list: bool = False  # Dreiklang: also hear `activity` notices (`?list=1`)
+    rooms: bool = False  # baseline: one room per thread at /threads (bench/baseline_room.py)
 
     @property
     def resource_name(self) -> str:
         if self.mode != "dreiklang":
-            return "/ws"
+            if not self.rooms:
+                return "/ws"
+            return f"/threads?thread={quote(self.thread)}" if self.thread else "/threads"
         return "/ws?format=json&list=1" if self.thread_list else "/ws?format=json"
 
     def headers(self, token: str | None = None) -> dict[str, str]:
@@ -268,6 +279,7 @@ async def open_socket(target: Target, sample: bool, token: str | None = None) ->
         target.port,
     )
     await asyncio.wait_for(sock.opened, CONNECT_TIMEOUT_SECONDS)
+    sock.follows = target.thread
     if target.mode == "dreiklang" and target.thread:
         await _subscribe(sock, target.thread)
     elif target.mode == "baseline":
@@ -288,13 +300,20 @@ async def _subscribe(sock: Socket, thread: str) -> None:
             raise RuntimeError(f"subscribe failed: {frame!r}")
 
 
-async def open_many(target: Target, count: int, sample_every: int, offset: int) -> list[Socket]:
-    """Open `count` subscribers with bounded concurrency; fail if any cannot subscribe."""
+async def open_many(
+    target: Target, count: int, sample_every: int, offset: int, threads: Sequence[str] = ()
+) -> list[Socket]:
+    """Open `count` subscribers with bounded concurrency; fail if any cannot subscribe.
+
+    With `threads`, subscriber number k (counted over all workers) follows threads[k % len].
+    """
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one(i: int) -> Socket:
+        k = offset + i
+        own = replace(target, thread=threads[k % len(threads)]) if threads else target
         async with gate:
-            return await open_socket(target, (offset + i) % sample_every == 0)
+            return await open_socket(own, k % sample_every == 0)
 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
@@ -309,6 +328,7 @@ class Tally:
     bytes: int = 0
     event_bytes: int = 0
     lost: int = 0
+    extra: int = 0  # events beyond those expected: repeats, or another thread's
     gaps: int = 0
     dups: int = 0
     closed: dict[int, int] = field(default_factory=dict)
@@ -320,15 +340,22 @@ class Tally:
         return {k: v for k, v in self.__dict__.items() if k != "latencies"}
 
 
-def tally(socks: list[Socket], expected: int) -> Tally:
+def wanted(sock: Socket, expected: int, per_thread: Mapping[str, int] | None) -> int:
+    """Return how many events this socket must get: its thread's share, or `expected`."""
+    return expected if per_thread is None else per_thread.get(sock.follows, 0)
+
+
+def tally(socks: list[Socket], expected: int, per_thread: Mapping[str, int] | None = None) -> Tally:
     t = Tally(sockets=len(socks))
     lat = array("d")
     for s in socks:
+        want = wanted(s, expected, per_thread)
         t.events += s.events
         t.others += s.others
         t.bytes += s.bytes
         t.event_bytes += s.event_bytes
-        t.lost += max(0, expected - s.events)
+        t.lost += max(0, want - s.events)
+        t.extra += max(0, s.events - want)
         t.gaps += s.gaps
         t.dups += s.dups
         t.last_rx = max(t.last_rx, s.last_rx)
@@ -340,10 +367,17 @@ def tally(socks: list[Socket], expected: int) -> Tally:
     return t
 
 
-async def wait_delivered(socks: list[Socket], expected: int, deadline: float) -> None:
-    """Wait until every open socket has `expected` events (or the deadline), then a quiet spell."""
+async def wait_delivered(
+    socks: list[Socket],
+    expected: int,
+    deadline: float,
+    per_thread: Mapping[str, int] | None = None,
+) -> None:
+    """Wait until every open socket has its events (or the deadline), then a quiet spell."""
     while time.monotonic() < deadline:
-        if all(s.events >= expected or s.close_code is not None for s in socks):
+        if all(
+            s.events >= wanted(s, expected, per_thread) or s.close_code is not None for s in socks
+        ):
             break
         await asyncio.sleep(0.05)
     while time.monotonic() < deadline:
@@ -375,7 +409,10 @@ async def _worker(conn: Connection) -> None:
                 raise_fd_limit(args["count"] + 256)
                 target = Target(**args["target"])
                 started = time.monotonic()
-                socks = await open_many(target, args["count"], args["sample_every"], args["offset"])
+                socks = await open_many(
+                    target, args["count"], args["sample_every"], args["offset"],
+                    args.get("threads", ()),
+                )  # fmt: skip
                 conn.send(("ok", {"seconds": time.monotonic() - started}))
             elif cmd == "expect":
                 for s in socks:
@@ -388,8 +425,10 @@ async def _worker(conn: Connection) -> None:
                 gc.disable()
                 conn.send(("ok", {}))
             elif cmd == "wait":
-                await wait_delivered(socks, args["messages"], time.monotonic() + args["timeout"])
-                result = tally(socks, args["messages"])
+                per_thread = args.get("per_thread")  # the many-threads workload
+                deadline = time.monotonic() + args["timeout"]
+                await wait_delivered(socks, args["messages"], deadline, per_thread)
+                result = tally(socks, args["messages"], per_thread)
                 result.client_cpu_seconds = process_cpu_seconds() - cpu0
                 gc.enable()
                 conn.send(("ok", result))
@@ -429,16 +468,20 @@ async def run_sender(
     pad_to: int,
     run_id: str,
     settle_seconds: float = 60.0,
+    schedule: Sequence[str] = (),
 ) -> SendResult:
     """Send `messages` frames at a steady `rate` per second; drain and check the replies.
 
-    The sender stays connected until every frame is answered (or `settle_seconds` after the
+    Message k goes to `schedule[k]` if a schedule is given, else to the target's thread. The
+    sender stays connected until every frame is answered (or `settle_seconds` after the
     last send): closing with frames still unread by the server resets the connection, and
     the kernel then drops them before the server ever sees them.
     """
-    sock = await open_socket(Target(target.mode, target.port, token), sample=False)
+    own = Target(target.mode, target.port, token, rooms=target.rooms)  # follows no thread
+    sock = await open_socket(own, sample=False)
     sock.setup = True  # keep parsing acks and errors
     result = SendResult()
+    seqs: dict[str, int] = {}  # baseline: the next seq of each thread
     start = time.monotonic()
     for k in range(messages):
         delay = start + k / rate - time.monotonic()
@@ -446,15 +489,19 @@ async def run_sender(
             await asyncio.sleep(delay)
         now = time.time()
         body = f"Benchmark message {k} {timestamp_mark(now)}"
+        thread = schedule[k] if schedule else target.thread
         if target.mode == "dreiklang":
             frame: dict[str, Any] = {
                 "type": "send",
-                "thread": target.thread,
+                "thread": thread,
                 "client_id": f"bench-{run_id}-{k}",
                 "body": body,
             }
         else:
-            frame = {"type": "event", "seq": k + 1, "client_id": f"bench-{run_id}-{k}"}
+            seqs[thread] = seq = seqs.get(thread, 0) + 1
+            frame = {"type": "event", "seq": seq, "client_id": f"bench-{run_id}-{k}"}
+            if target.rooms:
+                frame["thread"] = thread
             frame["body"] = body
             frame["pad"] = ""
             size = len(json.dumps(frame, separators=(",", ":")))
