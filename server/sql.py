@@ -14,7 +14,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from server.adapters.tortoise import insert, insert_many
+from server.adapters.tortoise import insert_many, new_row
 from server.models import PushJob, PushJobState, ReadState, Thread, ThreadStatus, Visibility
 from server.txscript import Rows, Script, dialect_sql, run_in
 
@@ -62,8 +62,8 @@ def advance_read(user_id: str, thread_id: str, count: int, now: datetime) -> Scr
     One statement: insert the mark, or raise an existing one that is lower. A late request
     from a stale tab must never unread anything.
     """
-    sql, params = insert(
-        ReadState(user_id=user_id, thread_id=thread_id, read_messages=count, updated_at=now)
+    sql, params = new_row(
+        ReadState, user_id=user_id, thread_id=thread_id, read_messages=count, updated_at=now
     )
     table = ReadState._meta.db_table
     rows = yield (

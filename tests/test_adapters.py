@@ -96,6 +96,25 @@ async def test_a_row_read_by_hand_becomes_the_model_a_query_returns(
     assert built.kind == queried.kind and isinstance(built.created_at, datetime)
 
 
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (Follow, {"user_id": "u", "thread_id": "t"}),
+        (NotificationIntent, {"kind": "reply", "thread_id": "t", "actor_id": "a"}),
+        (Message, {"id": "m", "thread_id": "t", "author_id": "a", "client_id": "c",
+                   "body": "b", "html": "h", "audience": Audience.STAFF}),
+    ],
+)  # fmt: skip
+def test_a_new_row_gets_the_defaults_a_model_instance_would(
+    model: type[Any], values: dict[str, Any]
+) -> None:
+    moment = datetime.now(UTC)
+    sql, params = orm.new_row(model, created_at=moment, **values)
+    expected_sql, expected = orm.insert(model(created_at=moment, **values))
+    assert sql == expected_sql
+    assert params == expected
+
+
 def test_a_batch_insert_takes_the_template_for_what_its_rows_leave_out() -> None:
     template = Message(thread_id="t", author_id="a", client_id="", body="", html="")
     sql, rows = orm.insert_many(template, [{"client_id": "one"}, {"client_id": "two"}])

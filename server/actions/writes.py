@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from push.api import Kind
 from server import sql
-from server.adapters.tortoise import from_row, insert
+from server.adapters.tortoise import from_row, insert, new_row
 from server.events.frames import Recorded
 from server.events.registry import EventType
 from server.models import (
@@ -89,10 +89,11 @@ def record(
 
 def follow(user_id: str, thread_id: str, now: datetime) -> Script[None]:
     """Make a thread's author or writer follow it, unless they chose otherwise (muted)."""
-    yield insert(
-        Follow(user_id=user_id, thread_id=thread_id, state=FollowState.FOLLOWING, created_at=now),
-        on_conflict=("user_id", "thread_id"),  # an existing follow (or mute) stays as it is
+    sql, params = new_row(
+        Follow, user_id=user_id, thread_id=thread_id, state=FollowState.FOLLOWING, created_at=now
     )
+    # An existing follow (or mute) stays as it is.
+    yield sql + " ON CONFLICT (user_id, thread_id) DO NOTHING", params
 
 
 def intend(
