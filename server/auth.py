@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,8 +17,6 @@ from server.models import User
 from server.queries import live_session, token_holder
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# A fixed hash to verify against when the e-mail is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not a real password")
 PASSWORD_MIN_CHARS = 10  # NIST 800-63B asks for at least 8; we add a little headroom
 SESSION_DAYS = 30  # a field technician should not sign in again every week
 SEEN_EVERY = timedelta(hours=1)  # how stale last_seen_at may get: one write per hour, not per hit
@@ -48,10 +47,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@cache
+def _dummy_hash() -> str:
+    """A fixed hash to verify against when the e-mail is unknown, so timing does not reveal
+    accounts (made on first use: hashing on purpose takes a tenth of a second)."""
+    return _hasher.hash("not a real password")
+
+
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Check a password in constant-ish time, also for unknown accounts."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
