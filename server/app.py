@@ -14,13 +14,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from push import api as push
 from server import templating
 from server.adapters.uvicorn import RAW_SEND_KEY
 from server.auth import SESSION_DAYS
 from server.db import close_database, open_database
-from server.errors import NotFound, TooLarge
+from server.errors import MethodNotAllowed, NotFound, TooLarge
 from server.i18n import N_
 from server.live import make_fanout
 from server.publisher import Publisher
@@ -29,6 +30,7 @@ from server.routes import routes
 from server.settings import Settings, load_settings
 from server.views.common import error_page, json_error
 
+SESSION_COOKIE = "dreiklang_session"
 MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
 
 
@@ -80,7 +82,21 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
             await close_database()
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return json_error(404, "not_found", "no such API URL: see /api/openapi.json")
         return error_page(request, None, NotFound(N_("page not found")))
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        """A method the URL lacks: 405 with the URL's methods (Starlette's Allow header)."""
+        allow = getattr(exc, "headers", None) or {}
+        if request.url.path.startswith("/api/"):
+            response = json_error(
+                405, "method_not_allowed", f"{request.method} is not allowed here"
+            )
+        else:
+            response = error_page(request, None, MethodNotAllowed())
+        response.headers.update(allow)
+        return response
 
     async def too_large(request: Request, exc: Exception) -> Response:
         return too_large_response(request)  # a body without Content-Length that grew too long
@@ -93,13 +109,13 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
-                session_cookie="dreiklang_session",
+                session_cookie=SESSION_COOKIE,
                 max_age=SESSION_DAYS * 24 * 3600,
                 same_site="lax",
                 https_only=settings.https_cookies,
             ),
         ],
-        exception_handlers={404: not_found, 413: too_large},
+        exception_handlers={404: not_found, 405: not_allowed, 413: too_large},
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
     )
@@ -119,10 +135,24 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         http_header="x-csrftoken",
         always_set_cookie=True,
         always_protect={"/login", "/signup", "/logout"},
+        skip_if_scope=script_trading_a_password,
         cookie_secure=settings.https_cookies,
     )
 
     return Dreiklang(app, inner)
+
+
+def script_trading_a_password(scope: Scope) -> bool:
+    """Whether a request trades a password for a token without a session cookie.
+
+    Such a call reads no cookie and sets none, so a script that kept only the CSRF cookie an
+    earlier answer set (as `requests.Session` does) is not refused for it. A browser holding a
+    session still goes through CSRF, as on every other form.
+    """
+    if scope.get("path") != "/api/v1/tokens":
+        return False
+    cookies = b";".join(value for name, value in scope.get("headers", []) if name == b"cookie")
+    return SESSION_COOKIE.encode() + b"=" not in cookies
 
 
 class Dreiklang:

@@ -60,3 +60,12 @@ class TooLarge(ActionError):
         super().__init__(
             "too_large", N_("the request is larger than {limit:,} KiB"), limit=limit_kib
         )
+
+
+class MethodNotAllowed(ActionError):
+    """A request method the URL does not take."""
+
+    status = 405
+
+    def __init__(self) -> None:
+        super().__init__("method_not_allowed", N_("this page cannot be used that way"))

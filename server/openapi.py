@@ -33,14 +33,18 @@ DESCRIPTION = (
 )
 
 
-def operations(routes: list[BaseRoute]) -> list[tuple[str, str, Operation]]:
-    """Return (path, method, declaration) of every declared API route."""
+def operations(routes: list[BaseRoute]) -> list[tuple[str, str, str, Operation]]:
+    """Return (path, method, view name, declaration) of every declared API route."""
     found = []
     for route in routes:
-        operation = getattr(getattr(route, "endpoint", None), "operation", None)
-        if isinstance(route, Route) and isinstance(operation, Operation):
-            for method in sorted((route.methods or set()) - {"HEAD"}):
-                found.append((route.path, method.lower(), operation))
+        if not isinstance(route, Route):
+            continue
+        views = getattr(route.endpoint, "views", {})
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            view = views.get(method, route.endpoint)
+            operation = getattr(view, "operation", None)
+            if isinstance(operation, Operation):
+                found.append((route.path, method.lower(), view.__name__, operation))
     return found
 
 
@@ -54,8 +58,9 @@ def build(routes: list[BaseRoute]) -> dict[str, Any]:
     declared = operations(routes)
     shapes: set[type[Any]] = {payloads.Error}
     paths: dict[str, dict[str, Any]] = {}
-    for path, method, op in declared:
-        spec: dict[str, Any] = {"summary": op.summary, "responses": {}}
+    known = {name for _, _, name, _ in declared}
+    for path, method, name, op in declared:
+        spec: dict[str, Any] = {"operationId": name, "summary": op.summary, "responses": {}}
         if op.public:
             spec["security"] = []
         item = paths.setdefault(path, {})
@@ -86,6 +91,14 @@ def build(routes: list[BaseRoute]) -> dict[str, Any]:
             else:
                 shapes.add(shape)
                 spec["responses"][str(status)] = _content(shape, "OK")
+            if op.links and status < 300:
+                for link in op.links:
+                    if link.to not in known:
+                        raise ValueError(f"{name}: link {link.name!r} to unknown {link.to!r}")
+                spec["responses"][str(status)]["links"] = {
+                    link.name: {"operationId": link.to, "parameters": dict(link.parameters)}
+                    for link in op.links
+                }
         for status in op.errors:
             spec["responses"][str(status)] = _content(payloads.Error, ERROR_TEXTS[status])
         item[method] = spec

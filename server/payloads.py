@@ -24,8 +24,16 @@ CLIENT_ID_MAX_CHARS = 64
 TITLE_MAX_CHARS = 200
 Id = Annotated[str, msgspec.Meta(extra_json_schema={"maxLength": ID_MAX_CHARS})]
 Time = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+NOT_BLANK = r"\S"  # the actions refuse text of only white space
 Body = Annotated[
-    str, msgspec.Meta(extra_json_schema={"maxLength": BODY_MAX_CHARS, "description": "Markdown"})
+    str,
+    msgspec.Meta(
+        extra_json_schema={
+            "maxLength": BODY_MAX_CHARS,
+            "pattern": NOT_BLANK,
+            "description": "Markdown",
+        }
+    ),
 ]
 ClientId = Annotated[
     str,
@@ -33,12 +41,15 @@ ClientId = Annotated[
         extra_json_schema={
             "minLength": 1,
             "maxLength": CLIENT_ID_MAX_CHARS,
+            "pattern": "^[ -~]+$",
             "description": "your id for this send (printable ASCII); a retry with it is "
             "stored once",
         }
     ),
 ]
-Title = Annotated[str, msgspec.Meta(extra_json_schema={"maxLength": TITLE_MAX_CHARS})]
+Title = Annotated[
+    str, msgspec.Meta(extra_json_schema={"maxLength": TITLE_MAX_CHARS, "pattern": NOT_BLANK})
+]
 
 
 def one_of(*values: str, description: str = "") -> msgspec.Meta:
@@ -93,10 +104,25 @@ def field_error(err: msgspec.ValidationError, default_code: str) -> ActionError:
     return ActionError(code, N_("invalid input: {detail}"), detail=text)
 
 
+def refuse_nul(value: In) -> None:
+    """Refuse text with a NUL character in it: no field means one, and PostgreSQL cannot
+    store or even compare it."""
+    for name in value.__struct_fields__:
+        text = getattr(value, name)
+        if isinstance(text, str) and "\x00" in text:
+            raise ActionError(
+                In.FIELD_CODES.get(name, "invalid"),
+                N_("{field} contains a NUL character"),
+                field=name,
+            )
+
+
 def decode(raw: bytes, shape: type[T]) -> T:
     """Decode and type-check a request body, or raise an ActionError that says what is wrong."""
     try:
-        return msgspec.json.decode(raw, type=shape)
+        found = msgspec.json.decode(raw, type=shape)
+        refuse_nul(found)
+        return found
     except msgspec.ValidationError as err:
         if " - at `$" not in str(err) and not str(err).startswith("Object missing"):
             raise ActionError("bad_json", N_("the request body must be a JSON object")) from None
@@ -130,7 +156,7 @@ class Message(Out):
     author: Author
     client_id: str
     staff_only: bool
-    body: Body
+    body: Annotated[str, msgspec.Meta(description="Markdown; empty once deleted")]
     html: Annotated[str, msgspec.Meta(description="sanitized HTML")]
     created_at: Time
     edited_at: Time | None

@@ -14,7 +14,7 @@ import msgspec
 
 from server.errors import ActionError
 from server.i18n import N_
-from server.payloads import In, Out, field_error
+from server.payloads import In, Out, field_error, refuse_nul
 
 # -- client → server -------------------------------------------------------------------------
 
@@ -73,9 +73,11 @@ def decode(raw: str) -> ClientFrame:
     """Decode and type-check a client frame, or raise an ActionError that says what is wrong."""
     try:
         frame: ClientFrame = _decoder.decode(raw)
-        return frame
     except msgspec.DecodeError:
         pass
+    else:
+        refuse_nul(frame)
+        return frame
     # The slow path, for a frame that was refused: tell the client precisely why.
     try:
         data = json.loads(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard
@@ -63,9 +64,13 @@ def threads_visible_to(user: User) -> QuerySet[Thread]:
     return Thread.filter(visibility=Visibility.PUBLIC)
 
 
+ID_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{ID_MAX_CHARS}}}")  # new_id(): URL-safe base64
+
+
 def is_id(value: object) -> TypeGuard[str]:
-    """Tell whether a value from a request could be one of our ids (else no row has it)."""
-    return isinstance(value, str) and 0 < len(value) <= ID_MAX_CHARS
+    """Tell whether a value from a request could be one of our ids (else no row has it, and
+    it never reaches a query: PostgreSQL refuses text with a NUL in it)."""
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 async def thread_for(user: User, thread_id: object) -> Thread | None:
@@ -247,6 +252,9 @@ async def message_by_client_id(author: User, client_id: str) -> Message | None:
 
 
 async def user_by_email(email: str) -> User | None:
+    """Return the account with this (lowercased) e-mail address, if any."""
+    if "\x00" in email:  # no address has one, and PostgreSQL refuses it in a query
+        return None
     return await User.get_or_none(email=email)
 
 

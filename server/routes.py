@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from server.assets import STATIC_DIR, CachedStaticFiles
@@ -9,65 +13,73 @@ from server.openapi import openapi_schema
 from server.views import accounts, api, health, notifications, pwa, sessions, threads
 from server.ws import websocket_endpoint
 
+View = Callable[[Request], Awaitable[Response]]
+
+
+def url(path: str, **views: View) -> Route:
+    """One route per URL with its view per method (GET=…, POST=…): a method the URL does not
+    take is answered 405 with every method it does take (Allow)."""
+    table = {method.upper(): view for method, view in views.items()}
+
+    async def endpoint(request: Request) -> Response:
+        return await table["GET" if request.method == "HEAD" else request.method](request)
+
+    endpoint.views = table  # type: ignore[attr-defined]  # what server/openapi.py describes
+    return Route(path, endpoint, methods=list(table))
+
 
 def routes() -> list[BaseRoute]:
     """Return every route of the app."""
     return [
-        Route("/", threads.home),
-        Route("/healthz", health.healthz),
+        url("/", GET=threads.home),
+        url("/healthz", GET=health.healthz),
         # installable app
-        Route("/manifest.webmanifest", pwa.manifest, methods=["GET"]),
-        Route("/sw.js", pwa.service_worker, methods=["GET"]),
-        Route("/offline", pwa.offline, methods=["GET"]),
+        url("/manifest.webmanifest", GET=pwa.manifest),
+        url("/sw.js", GET=pwa.service_worker),
+        url("/offline", GET=pwa.offline),
         # accounts
-        Route("/login", accounts.login_form, methods=["GET"]),
-        Route("/login", accounts.login, methods=["POST"]),
-        Route("/logout", accounts.logout, methods=["POST"]),
-        Route("/signup", accounts.signup_form, methods=["GET"]),
-        Route("/signup", accounts.signup, methods=["POST"]),
-        Route("/settings", accounts.settings_page, methods=["GET"]),
-        Route("/settings", accounts.save_settings, methods=["POST"]),
-        Route("/settings/password", accounts.new_password, methods=["POST"]),
-        Route("/settings/notifications", notifications.notifications_section, methods=["GET"]),
-        Route("/settings/notifications", notifications.preferences, methods=["POST"]),
-        Route("/settings/devices", notifications.devices, methods=["GET"]),
-        Route("/settings/sessions/others/end", sessions.end_others, methods=["POST"]),
-        Route("/settings/sessions/{session_id}/end", sessions.end_one, methods=["POST"]),
-        Route("/admin", accounts.admin_page, methods=["GET"]),
-        Route("/admin/users", accounts.admin_create_user, methods=["POST"]),
+        url("/login", GET=accounts.login_form, POST=accounts.login),
+        url("/logout", POST=accounts.logout),
+        url("/signup", GET=accounts.signup_form, POST=accounts.signup),
+        url("/settings", GET=accounts.settings_page, POST=accounts.save_settings),
+        url("/settings/password", POST=accounts.new_password),
+        url(
+            "/settings/notifications",
+            GET=notifications.notifications_section,
+            POST=notifications.preferences,
+        ),
+        url("/settings/devices", GET=notifications.devices),
+        url("/settings/sessions/others/end", POST=sessions.end_others),
+        url("/settings/sessions/{session_id}/end", POST=sessions.end_one),
+        url("/admin", GET=accounts.admin_page),
+        url("/admin/users", POST=accounts.admin_create_user),
         # threads and messages (HTML, htmx)
-        Route("/threads", threads.thread_list, methods=["GET"]),
-        Route("/threads", threads.create_thread, methods=["POST"]),
-        Route("/threads/new", threads.new_thread_form, methods=["GET"]),
-        Route("/threads/{thread_id}", threads.thread_page, methods=["GET"]),
-        Route("/threads/{thread_id}", threads.change_thread, methods=["POST"]),
-        Route("/threads/{thread_id}/messages", threads.post_message, methods=["POST"]),
-        Route("/threads/{thread_id}/follow", notifications.follow_form, methods=["GET"]),
-        Route("/threads/{thread_id}/follow", notifications.follow, methods=["POST"]),
-        Route("/messages/{message_id}", threads.show_message, methods=["GET"]),
-        Route("/messages/{message_id}/edit", threads.edit_form, methods=["GET"]),
-        Route("/messages/{message_id}/edit", threads.change_message, methods=["POST"]),
-        Route("/messages/{message_id}/delete", threads.remove_message, methods=["POST"]),
+        url("/threads", GET=threads.thread_list, POST=threads.create_thread),
+        url("/threads/new", GET=threads.new_thread_form),
+        url("/threads/{thread_id}", GET=threads.thread_page, POST=threads.change_thread),
+        url("/threads/{thread_id}/messages", POST=threads.post_message),
+        url(
+            "/threads/{thread_id}/follow", GET=notifications.follow_form, POST=notifications.follow
+        ),
+        url("/messages/{message_id}", GET=threads.show_message),
+        url("/messages/{message_id}/edit", GET=threads.edit_form, POST=threads.change_message),
+        url("/messages/{message_id}/delete", POST=threads.remove_message),
         # live
         WebSocketRoute("/ws", websocket_endpoint),
         # Web Push devices
-        Route("/push/key", notifications.vapid_key, methods=["GET"]),
-        Route("/push/devices", notifications.add_device, methods=["POST"]),
-        Route("/push/devices/forget", notifications.forget_device, methods=["POST"]),
-        Route("/push/devices/{device_id}/test", notifications.test_device, methods=["POST"]),
-        Route("/push/devices/{device_id}/delete", notifications.delete_device, methods=["POST"]),
+        url("/push/key", GET=notifications.vapid_key),
+        url("/push/devices", POST=notifications.add_device),
+        url("/push/devices/forget", POST=notifications.forget_device),
+        url("/push/devices/{device_id}/test", POST=notifications.test_device),
+        url("/push/devices/{device_id}/delete", POST=notifications.delete_device),
         # JSON API
-        Route("/api/openapi.json", openapi_schema, methods=["GET"]),
-        Route("/api/v1/tokens", api.issue_token, methods=["POST"]),
-        Route("/api/v1/tokens/current", api.revoke_token, methods=["DELETE"]),
-        Route("/api/v1/me", api.me, methods=["GET"]),
-        Route("/api/v1/threads", api.list_threads, methods=["GET"]),
-        Route("/api/v1/threads", api.create_thread, methods=["POST"]),
-        Route("/api/v1/threads/{thread_id}", api.get_thread, methods=["GET"]),
-        Route("/api/v1/threads/{thread_id}", api.patch_thread, methods=["PATCH"]),
-        Route("/api/v1/threads/{thread_id}/messages", api.list_messages, methods=["GET"]),
-        Route("/api/v1/threads/{thread_id}/messages", api.post_message, methods=["POST"]),
-        Route("/api/v1/messages/{message_id}", api.patch_message, methods=["PATCH"]),
-        Route("/api/v1/messages/{message_id}", api.remove_message, methods=["DELETE"]),
+        url("/api/openapi.json", GET=openapi_schema),
+        url("/api/v1/tokens", POST=api.issue_token),
+        url("/api/v1/tokens/current", DELETE=api.revoke_token),
+        url("/api/v1/me", GET=api.me),
+        url("/api/v1/threads", GET=api.list_threads, POST=api.create_thread),
+        url("/api/v1/threads/{thread_id}", GET=api.get_thread, PATCH=api.patch_thread),
+        url("/api/v1/threads/{thread_id}/messages", GET=api.list_messages, POST=api.post_message),
+        url("/api/v1/messages/{message_id}", PATCH=api.patch_message, DELETE=api.remove_message),
         Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]

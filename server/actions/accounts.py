@@ -19,7 +19,7 @@ PASSWORD_MAX_CHARS = 1024  # argon2 handles more, but nobody types that; limits 
 
 
 def clean_email(email: object) -> str:
-    if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
+    if not isinstance(email, str) or not EMAIL_RE.match(email.strip()) or not email.isprintable():
         raise ActionError(
             "invalid_email", N_("{email!r:.80} is not an e-mail address"), email=email
         )
@@ -30,6 +30,8 @@ def clean_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ActionError("invalid_name", N_("the name is empty"))
     text = " ".join(name.split())
+    if not text.isprintable():
+        raise ActionError("invalid_name", N_("the name contains a control character"))
     if len(text) > NAME_MAX_CHARS:
         raise ActionError(
             "invalid_name", N_("the name is longer than {limit} characters"), limit=NAME_MAX_CHARS
@@ -100,7 +102,8 @@ async def set_language(user: User, language: object) -> None:
 async def create_token(user: User, name: str) -> str:
     """Create an API token for non-browser clients; only its hash is stored."""
     token, digest = new_token()
-    await ApiToken.create(user=user, token_hash=digest, name=name.strip()[:80] or "token")
+    label = "".join(c for c in name if c.isprintable()).strip()[:80]  # shown in lists, one line
+    await ApiToken.create(user=user, token_hash=digest, name=label or "token")
     return token
 
 

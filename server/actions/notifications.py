@@ -20,7 +20,7 @@ from server.models import (
     User,
 )
 from server.publisher import Publisher
-from server.queries import notification_settings, thread_for
+from server.queries import is_id, notification_settings, thread_for
 from server.settings import Settings
 
 KEY_MAX_CHARS = 128  # a base64url P-256 point is 87 characters, an auth secret 22
@@ -44,8 +44,11 @@ async def save_subscription(
     """
     if not isinstance(endpoint, str) or not endpoint:
         raise ActionError("invalid_endpoint", N_("the subscription has no endpoint"))
+    if not endpoint.isprintable():
+        raise ActionError("invalid_endpoint", N_("the endpoint contains a control character"))
     for name, value in (("p256dh", p256dh), ("auth", auth)):
-        if not isinstance(value, str) or not 1 <= len(value) <= KEY_MAX_CHARS:
+        text = value if isinstance(value, str) else ""
+        if not 1 <= len(text) <= KEY_MAX_CHARS or not (text.isascii() and text.isprintable()):
             raise ActionError(
                 "invalid_keys", N_("the subscription's {name} key is missing or invalid"), name=name
             )
@@ -58,6 +61,7 @@ async def save_subscription(
             reason=str(err),
         ) from None
     text = label.strip()[:LABEL_MAX_CHARS] if isinstance(label, str) else ""
+    text = "".join(c for c in text if c.isprintable())  # one line in the device list
     async with in_transaction() as conn:
         if isinstance(replaces, str) and replaces and replaces != endpoint:
             renewed = PushSubscription.filter(endpoint=replaces, user_id=user.id).using_db(conn)
@@ -89,19 +93,25 @@ async def save_subscription(
 
 
 async def remove_subscription(user: User, device_id: object) -> None:
-    deleted = await PushSubscription.filter(id=str(device_id), user_id=user.id).delete()
+    if not is_id(device_id):
+        raise NotFound(N_("device not found"))
+    deleted = await PushSubscription.filter(id=device_id, user_id=user.id).delete()
     if not deleted:
         raise NotFound(N_("device not found"))
 
 
 async def remove_endpoint(user: User, endpoint: object) -> None:
     """Forget a device by its endpoint (the browser unsubscribed)."""
+    if not isinstance(endpoint, str) or not endpoint.isprintable():
+        return  # no device has such an endpoint
     await PushSubscription.filter(endpoint=str(endpoint), user_id=user.id).delete()
 
 
 async def send_test(publisher: Publisher, user: User, device_id: object) -> None:
     """Queue a test notification to one of the user's devices."""
-    device = await PushSubscription.get_or_none(id=str(device_id), user_id=user.id)
+    if not is_id(device_id):
+        raise NotFound(N_("device not found"))
+    device = await PushSubscription.get_or_none(id=device_id, user_id=user.id)
     if device is None:
         raise NotFound(N_("device not found"))
     await PushJob.create(

@@ -15,7 +15,7 @@ from functools import lru_cache
 from server.auth import SESSION_DAYS, SignedIn, secret_hash
 from server.models import Session, User
 from server.publisher import Publisher
-from server.queries import session_ids_of
+from server.queries import is_id, session_ids_of
 
 KEY_BYTES = 32
 
@@ -53,6 +53,8 @@ async def renew(signed_in: SignedIn) -> None:
 
 async def end_session(publisher: Publisher, user: User, session_id: str) -> bool:
     """End one of the user's sessions; close its sockets. Return whether there was one."""
+    if not is_id(session_id):
+        return False
     ended = await Session.filter(id=session_id, user_id=user.id).delete()
     if ended:
         await close_sockets(publisher, user, [session_id])

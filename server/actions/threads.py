@@ -24,6 +24,8 @@ def clean_title(title: object) -> str:
     if not isinstance(title, str) or not title.strip():
         raise ActionError("empty_title", N_("the title is empty"))
     text = " ".join(title.split())
+    if any(ord(c) < 32 or c == "\x7f" for c in text):  # a NUL, a control character
+        raise ActionError("invalid_title", N_("the title contains a control character"))
     if len(text) > TITLE_MAX_CHARS:
         raise ActionError(
             "title_too_long",

@@ -3,7 +3,7 @@ declarations (server/openapi.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +18,7 @@ from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.queries import (
     PAGE_SIZE_MAX,
+    is_id,
     message_for,
     messages_page,
     page_threads,
@@ -26,22 +27,23 @@ from server.queries import (
     user_by_email,
 )
 from server.views.common import json_error, publisher_of
-from server.views.endpoint import Call, Operation, Param, endpoint, json, public_endpoint
+from server.views.endpoint import Call, Link, Operation, Param, endpoint, json, public_endpoint
 
 THREAD_ID = Param("thread_id", "path", {"type": "string"})
 MESSAGE_ID = Param("message_id", "path", {"type": "string"})
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": PAGE_SIZE_MAX},
               "page size (50 by default)")  # fmt: skip
+# Where an answer leads, for clients (and the fuzzer) that follow links.
+THREAD_MESSAGES = Link(
+    "ThreadMessages", "list_messages", {"path.thread_id": "$response.body#/message/thread"}
+)
 
 
 def limit_of(request: Request, default: int = 50) -> int:
     raw = request.query_params.get("limit", str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ActionError(
-            "bad_limit", N_("limit must be a number, not {value!r:.20}"), value=raw
-        ) from None
+    if not (raw.isascii() and raw.isdigit()):  # int() would take " 5", "5_0" and other digits
+        raise ActionError("bad_limit", N_("limit must be a number, not {value!r:.20}"), value=raw)
+    value = int(raw)
     if not 1 <= value <= PAGE_SIZE_MAX:
         raise ActionError(
             "bad_limit", N_("limit must be between 1 and {limit}"), limit=PAGE_SIZE_MAX
@@ -94,6 +96,10 @@ async def revoke_token(call: Call) -> Response:
         "Threads you can see, newest activity first",
         responses={200: p.ThreadPage},
         params=(LIMIT, Param("cursor", "query", {"type": "string"}, "next_cursor of a page")),
+        links=(
+            Link("NextThreads", "list_threads", {"query.cursor": "$response.body#/next_cursor"}),
+            Link("Thread", "get_thread", {"path.thread_id": "$response.body#/threads/0/id"}),
+        ),
     )
 )
 async def list_threads(call: Call) -> Response:
@@ -103,10 +109,12 @@ async def list_threads(call: Call) -> Response:
     if raw:
         try:
             at, tid = raw.split("~", 1)
-            cursor = (datetime.fromisoformat(at), tid)
-            if cursor[0].tzinfo is None:  # ours always carry +00:00; a naive time is not ours
+            when = datetime.fromisoformat(at)
+            # Ours always carry +00:00 (a naive time is not ours), and an id as stored.
+            if when.tzinfo is None or not is_id(tid):
                 raise ValueError(at)
-        except ValueError:
+            cursor = (when.astimezone(UTC), tid)
+        except (ValueError, OverflowError):  # also a time beyond year 1 to 9999 in UTC
             raise ActionError(
                 "bad_cursor", N_("unknown cursor {cursor!r:.60}"), cursor=raw
             ) from None
@@ -124,7 +132,23 @@ async def list_threads(call: Call) -> Response:
         body=p.NewThread,
         responses={201: p.ThreadStarted, 200: p.ThreadStarted},
         errors=(400, 401, 403, 413),
-    )
+        links=(
+            Link("Thread", "get_thread", {"path.thread_id": "$response.body#/thread/id"}),
+            Link("ChangeThread", "patch_thread", {"path.thread_id": "$response.body#/thread/id"}),
+            Link("Messages", "list_messages", {"path.thread_id": "$response.body#/thread/id"}),
+            Link("Reply", "post_message", {"path.thread_id": "$response.body#/thread/id"}),
+            Link(
+                "EditFirstMessage",
+                "patch_message",
+                {"path.message_id": "$response.body#/message/id"},
+            ),
+            Link(
+                "DeleteFirstMessage",
+                "remove_message",
+                {"path.message_id": "$response.body#/message/id"},
+            ),
+        ),
+    )  # fmt: skip
 )
 async def create_thread(call: Call) -> Response:
     body: p.NewThread = call.body
@@ -198,6 +222,11 @@ async def list_messages(call: Call) -> Response:
         responses={201: p.MessageOne, 200: p.MessageOne},
         params=(THREAD_ID,),
         errors=(400, 401, 403, 404, 409, 413),
+        links=(
+            THREAD_MESSAGES,
+            Link("Edit", "patch_message", {"path.message_id": "$response.body#/message/id"}),
+            Link("Delete", "remove_message", {"path.message_id": "$response.body#/message/id"}),
+        ),
     )
 )
 async def post_message(call: Call) -> Response:

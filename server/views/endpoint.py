@@ -35,6 +35,16 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Link:
+    """Where a success leads (OpenAPI links): an operation, by its view's name, and where its
+    parameters come from ("$response.body#/thread/id", "$request.path.thread_id")."""
+
+    name: str
+    to: str
+    parameters: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Operation:
     """What the OpenAPI document says of one endpoint."""
 
@@ -44,6 +54,7 @@ class Operation:
     params: tuple[Param, ...] = ()
     public: bool = False  # callable without signing in
     errors: tuple[int, ...] = (400, 401, 404)
+    links: tuple[Link, ...] = ()
 
 
 @dataclass(frozen=True)
