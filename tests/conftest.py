@@ -8,11 +8,7 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +19,9 @@ from starlette.testclient import TestClient
 
 from server.publisher import Publisher
 from server.settings import Settings
+
+# Real servers, the demo company and Chromium: tests/live.py.
+pytest_plugins = ["tests.live"]
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
@@ -223,153 +222,6 @@ def login(client: TestClient | httpx.Client, email: str, password: str = PASSWOR
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
-
-
-# -- a real server ----------------------------------------------------------------------
-
-
-@dataclass
-class LiveServer:
-    """A uvicorn server in a subprocess, restartable, on its own port and database."""
-
-    database_url: str
-    data_dir: Path
-    env_extra: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DREIKLANG_")}
-        env.update(
-            DATA_DIR=str(self.data_dir),
-            DATABASE_URL=self.database_url,
-            SECRET_KEY="live-test-secret",
-            LOGIN_ATTEMPTS_PER_MINUTE="1000",
-            **self.env_extra,
-        )
-        return env
-
-    def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "server.cli", *args],
-            env=self.env(), cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
-        )  # fmt: skip
-
-    def start(self) -> None:
-        # The child keeps its own copy of the file descriptor; ours closes (no ResourceWarning).
-        with open(self.data_dir / f"server-{self.port}.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-                env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not answer /healthz in 30 s: {self.log_text()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def log_text(self) -> str:
-        path = self.data_dir / f"server-{self.port}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def session(self, email: str, password: str = DEMO_PASSWORD) -> httpx.Client:
-        """Return an HTTP client signed in like a browser (session and CSRF cookies)."""
-        c = httpx.Client(base_url=self.url, timeout=10)
-        login(c, email, password)
-        return c
-
-    def token(self, email: str, password: str = DEMO_PASSWORD) -> str:
-        r = httpx.post(self.url + "/api/v1/tokens", json={"email": email, "password": password})
-        assert r.status_code == 201, r.text
-        return str(r.json()["token"])
-
-
-class DemoTemplates:
-    """The demo company loaded once per test session and kind of database, then copied: a
-    SQLite file, or a PostgreSQL template database (CREATE DATABASE … TEMPLATE)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.sqlite: Path | None = None
-        self.postgres: str | None = None
-
-    def load_into(self, server: LiveServer) -> None:
-        """Give the server's (new, empty) database the demo company."""
-        if server.database_url.startswith("sqlite://"):
-            if self.sqlite is None:
-                path = self.folder / "demo.sqlite3"
-                LiveServer(f"sqlite://{path}", self.folder).run_cli("demo", "--no-serve")
-                self.sqlite = path
-            shutil.copyfile(self.sqlite, server.database_url.removeprefix("sqlite://"))
-            return
-        if self.postgres is None:
-            name = "dk_demo_" + secrets.token_hex(6)
-            asyncio.run(_pg_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
-            self.postgres = name  # set first: dropped at the end even if loading fails
-            LiveServer(_with_database(POSTGRES_URL, name), self.folder).run_cli(
-                "demo", "--no-serve"
-            )
-        target = urlsplit(server.database_url).path.lstrip("/")
-        asyncio.run(_pg_admin(POSTGRES_URL, f'DROP DATABASE "{target}"'))
-        asyncio.run(
-            _pg_admin(POSTGRES_URL, f'CREATE DATABASE "{target}" TEMPLATE "{self.postgres}"')
-        )
-
-    def drop(self) -> None:
-        if self.postgres is not None:
-            drop = f'DROP DATABASE IF EXISTS "{self.postgres}" WITH (FORCE)'
-            asyncio.run(_pg_admin(POSTGRES_URL, drop))
-
-
-@pytest.fixture(scope="session")
-def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplates]:
-    templates = DemoTemplates(tmp_path_factory.mktemp("demo-templates"))
-    try:
-        yield templates
-    finally:
-        templates.drop()
-
-
-@pytest.fixture
-def live_server(
-    database_url: str, tmp_path: Path, demo_templates: DemoTemplates
-) -> Iterator[LiveServer]:
-    """A real server with the demo company loaded, on SQLite and (if configured) PostgreSQL."""
-    server = LiveServer(database_url, tmp_path)
-    demo_templates.load_into(server)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from tests.conftest import DEMO_PASSWORD, LiveServer, login
+from tests.conftest import DEMO_PASSWORD, login
+from tests.live import LiveServer
 
 WAIT_SECONDS = 10.0  # a frame that takes longer than this on a loaded CI machine is lost
 QUIET_SECONDS = 0.3  # how long "nothing else arrives" is watched after a ping round trip

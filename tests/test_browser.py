@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser_helpers import TIMEOUT_MS, chromium, signed_in_demo
-from tests.conftest import DEMO_PASSWORD, ROOT, LiveServer
+from tests.conftest import DEMO_PASSWORD, ROOT
+from tests.live import NEVER_SIGNED_IN, TIMEOUT_MS, LiveServer, SignedInDemo
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +41,7 @@ TABLET_EN_DARK: dict[str, Any] = {**TABLET_DE_DARK, "locale": "en-GB"}
 WEBER = "weber@example.org"
 TOM = "tom@example.org"
 JAN = "jan@nordlicht.example"
-LENA = "lena@example.org"  # not signed in anywhere before her test
+LENA = NEVER_SIGNED_IN  # signed in nowhere before her test
 OUTAGE = "Stromausfall in der Hafenstraße"
 SMART_METER = "Wie lese ich meinen neuen Smart Meter ab?"
 
@@ -76,35 +75,17 @@ RECORDER = """
 # -- fixtures ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """Load the demo company once, everyone signed in; each test gets a copy (loading takes
-    seconds, copying not)."""
-    return signed_in_demo(tmp_path_factory.mktemp("demo"), (WEBER, TOM, JAN))
-
-
 @pytest.fixture
-def server(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> Iterator[LiveServer]:
+def server(signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[LiveServer]:
     """A real server on a fresh SQLite copy of the demo (the flows don't depend on the DB)."""
-    shutil.copyfile(demo[0], tmp_path / "b.sqlite3")
-    s = LiveServer(f"sqlite://{tmp_path / 'b.sqlite3'}", tmp_path)
-    s.start()
-    try:
+    with signed_in_demo.server(tmp_path) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
-def signed_in(demo: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+def signed_in(signed_in_demo: SignedInDemo) -> dict[str, Any]:
     """Browser storage states (cookies) of the demo people, by e-mail; valid on every copy."""
-    return dict(demo[1])
+    return dict(signed_in_demo.states)
 
 
 @dataclass

@@ -16,7 +16,8 @@ import httpx2 as httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import LiveServer, csrf_of
+from tests.conftest import csrf_of
+from tests.live import LiveServer
 from tests.live_helpers import (
     CUSTOMER,
     STAFF,

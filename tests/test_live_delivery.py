@@ -18,7 +18,8 @@ from server.actions.messages import send_message
 from server.db import close_database, open_database
 from server.fanout import SWEEP_SECONDS
 from server.models import User
-from tests.conftest import NOT_LIVE, LiveServer, make_settings
+from tests.conftest import NOT_LIVE, make_settings
+from tests.live import LiveServer
 from tests.live_helpers import (
     CUSTOMER,
     CUSTOMER_2,

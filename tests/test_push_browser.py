@@ -15,7 +15,6 @@ real notification, with focus()/openWindow() standing in for the permission a ta
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,8 +32,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from tests.browser_helpers import TIMEOUT_MS, chromium, signed_in_demo
-from tests.conftest import LiveServer
+from tests.live import TIMEOUT_MS, LiveServer, SignedInDemo
 from tests.pushservice import PushService, Subscription
 from tests.test_browser import (
     JAN,
@@ -185,45 +183,26 @@ RESUBSCRIBE = """async ({ oldEndpoint, key, fresh }) => {
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def push_service() -> Iterator[PushService]:
     with PushService() as service:
         yield service
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """Load the demo company once, everyone signed in; each test gets a copy."""
-    return signed_in_demo(tmp_path_factory.mktemp("push-demo"))
-
-
 @pytest.fixture
 def server(
-    demo: tuple[Path, dict[str, Any]], tmp_path: Path, push_service: PushService
+    signed_in_demo: SignedInDemo, tmp_path: Path, push_service: PushService
 ) -> Iterator[LiveServer]:
     """A real server (with its push worker) that may push to the local push service."""
-    shutil.copyfile(demo[0], tmp_path / "push.sqlite3")
-    s = LiveServer(
-        f"sqlite://{tmp_path / 'push.sqlite3'}",
-        tmp_path,
-        env_extra={"PUSH_TEST_ENDPOINT_PREFIX": push_service.endpoint_prefix},
-    )
-    s.start()
-    try:
+    with signed_in_demo.server(
+        tmp_path, push_child=True, PUSH_TEST_ENDPOINT_PREFIX=push_service.endpoint_prefix
+    ) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
-def sessions(demo: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+def sessions(signed_in_demo: SignedInDemo) -> dict[str, Any]:
     """Browser storage states (cookies) of the demo people, by e-mail; valid on every copy."""
-    return dict(demo[1])
+    return dict(signed_in_demo.states)
 
 
 @dataclass

@@ -55,12 +55,11 @@ from server.settings import Settings
 from tests.conftest import (
     DEMO_PASSWORD,
     PASSWORD,
-    DemoTemplates,
-    LiveServer,
     csrf_of,
     make_settings,
     signup,
 )
+from tests.live import DemoTemplates, LiveServer
 from tests.live_helpers import WAIT_SECONDS, Api, Scene, WsClient, new_client_id
 from tests.pushservice import PushService, Received, Subscription
 
@@ -95,7 +94,7 @@ def running_site(database_url: str, tmp: Path, demo: DemoTemplates) -> Iterator[
     service.start()
     (tmp / "server").mkdir(parents=True, exist_ok=True)
     env = {"PUSH_TEST_ENDPOINT_PREFIX": service.endpoint_prefix, "VAPID_SUBJECT": SUBJECT}
-    server = LiveServer(database_url, tmp / "server", env_extra=env)
+    server = LiveServer(database_url, tmp / "server", env_extra=env, push_child=True)
     try:
         demo.load_into(server)
         server.start()
@@ -944,7 +943,7 @@ def gone_within(pid: int, seconds: float) -> bool:
 @pytest.fixture
 def bare_server(sqlite_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """A live server on an empty database, with its push worker child (stopped at the end)."""
-    server = LiveServer(sqlite_url, tmp_path)
+    server = LiveServer(sqlite_url, tmp_path, push_child=True)
     server.start()
     try:
         yield server

@@ -34,14 +34,7 @@ from starlette.testclient import TestClient
 from server import assets
 from server.assets import shell_urls, shell_version, static_url
 from server.settings import Settings
-from tests.browser_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    TIMEOUT_MS,
-    playwright_session,
-    signed_in_demo,
-)
-from tests.conftest import LiveServer
+from tests.live import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, LiveServer, SignedInDemo
 from tests.test_browser import (
     JAN,
     OUTAGE,
@@ -100,42 +93,16 @@ BADGE_RECORDER = """
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with playwright_session() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    try:
-        yield b
-    finally:
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """Load the demo company once, everyone signed in; each test gets a copy."""
-    return signed_in_demo(tmp_path_factory.mktemp("pwa-demo"))
-
-
 @pytest.fixture
-def server(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> Iterator[LiveServer]:
-    shutil.copyfile(demo[0], tmp_path / "pwa.sqlite3")
-    s = LiveServer(f"sqlite://{tmp_path / 'pwa.sqlite3'}", tmp_path)
-    s.start()
-    try:
+def server(signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[LiveServer]:
+    with signed_in_demo.server(tmp_path) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
-def sessions(demo: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+def sessions(signed_in_demo: SignedInDemo) -> dict[str, Any]:
     """Browser storage states (cookies) of the demo people, by e-mail; valid on every copy."""
-    return dict(demo[1])
+    return dict(signed_in_demo.states)
 
 
 @dataclass

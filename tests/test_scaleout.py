@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.conftest import LiveServer, csrf_of
+from tests.conftest import csrf_of
+from tests.live import LiveServer
 from tests.live_helpers import (
     CUSTOMER,
     STAFF,
