@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from server.fanout import GAP_WAIT_SECONDS, Fanout, LiveEvent
+from server.fanout import Fanout, LiveEvent
 from server.hub import MemoryBroker
 
 
@@ -120,7 +120,7 @@ async def test_events_in_order_are_dispatched_at_once(fanout: Fanout, db: Databa
     await fanout.join("t1", member)
     await publish(fanout, db, 1, 2, 3)
     assert member.seqs == {"t1": [1, 2, 3]}
-    await asyncio.sleep(GAP_WAIT_SECONDS * 2)
+    assert fanout.rooms["t1"].gap_task is None, "no gap, so no load is even scheduled"
     assert db.loads == []
     await fanout.leave("t1", member)
 
@@ -134,7 +134,9 @@ async def test_events_out_of_order_are_reordered_without_a_database_load(
     assert member.seqs == {}, "3 and 2 wait for 1"
     await publish(fanout, db, 1, 5, 4)
     assert member.seqs == {"t1": [1, 2, 3, 4, 5]}
-    await asyncio.sleep(GAP_WAIT_SECONDS * 2)
+    gap = fanout.rooms["t1"].gap_task
+    assert gap is not None, "3 and 2 scheduled a load"
+    await gap  # it finds nothing waiting when it wakes
     assert db.loads == [], "the gap closed by itself"
     await fanout.leave("t1", member)
 
@@ -168,11 +170,11 @@ async def test_a_lost_event_is_loaded_once_per_room_after_the_gap_wait(
         await fanout.join("t1", m)
     await publish(fanout, db, 1)
     db.commit(event(2))  # committed, but its broker message is lost
-    started = time.monotonic()
     await publish(fanout, db, 3, 4)
-    assert all(m.seqs == {"t1": [1]} for m in members)
-    await eventually(lambda: all(m.seqs["t1"] == [1, 2, 3, 4] for m in members))
-    assert time.monotonic() - started >= GAP_WAIT_SECONDS * 0.9
+    gap = fanout.rooms["t1"].gap_task
+    assert gap is not None and all(m.seqs == {"t1": [1]} for m in members)
+    await gap
+    assert all(m.seqs["t1"] == [1, 2, 3, 4] for m in members)
     assert db.loads == [("t1", 2, 2)], "one load for the room, not one per member"
     await publish(fanout, db, 5)
     assert all(m.seqs["t1"] == [1, 2, 3, 4, 5] for m in members)
@@ -197,8 +199,8 @@ async def test_a_last_event_never_published_is_loaded_by_the_sweep_once_per_room
     await publish(fanout, db, 3, 4)  # a late publish of 3 is a duplicate now
     assert all(m.seqs["t1"] == [1, 2, 3, 4] for m in members)
     await fanout.sweep(grace=0.01)
-    await asyncio.sleep(0.05)
-    assert db.loads == [("t1", 2, 3)], "nothing missing, nothing loaded"
+    assert fanout.rooms["t1"].gap_task is None, "nothing missing, nothing to catch up"
+    assert db.loads == [("t1", 2, 3)]
 
 
 async def test_the_sweep_leaves_an_event_whose_publish_arrives_in_the_grace_time(
@@ -208,8 +210,10 @@ async def test_the_sweep_leaves_an_event_whose_publish_arrives_in_the_grace_time
     await fanout.join("t1", member)
     db.commit(event(1))  # committed; its publish is on its way
     await fanout.sweep(grace=0.2)
+    catching_up = fanout.rooms["t1"].gap_task
+    assert catching_up is not None, "the sweep saw 1 committed and not yet here"
     await fanout.publish_event(event(1))
-    await asyncio.sleep(0.3)
+    await catching_up  # it looks again after the grace time and finds 1 arrived
     assert member.seqs == {"t1": [1]} and db.loads == []
 
 
@@ -313,8 +317,7 @@ async def test_events_arriving_while_the_room_opens_are_kept_in_order() -> None:
     await second_joining
     # The read saw 3, so the room starts at 4; 3 reaches members through the page or replay.
     assert first.seqs == second.seqs == {"t1": [4, 5]}
-    await asyncio.sleep(GAP_WAIT_SECONDS * 2)
-    assert db.loads == []
+    assert fanout.rooms["t1"].gap_task is None and db.loads == []
     await publish(fanout, db, 6)
     assert first.seqs["t1"] == second.seqs["t1"] == [4, 5, 6]
     await fanout.leave("t1", first)
@@ -386,7 +389,8 @@ async def test_leaving_cancels_a_pending_gap_fill(
     assert room.gap_task is not None
     task = room.gap_task
     await fanout.leave("t1", member)
-    await asyncio.sleep(GAP_WAIT_SECONDS * 2)
+    with pytest.raises(asyncio.CancelledError):
+        await task
     assert task.cancelled()
     assert db.loads == []
     assert fanout.rooms == {}

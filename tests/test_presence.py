@@ -95,8 +95,9 @@ async def test_someone_watching_on_another_process_counts_as_watching_until_they
     await eventually(lambda: two.viewers("t1") == {"weber", "jan"})  # Jan's news travels too
     assert one.viewers("t2") == set()
     await two.leave("t1", phone)
-    await asyncio.sleep(0.3)
-    assert one.viewers("t1") == {"weber", "jan"}, "the tablet still has it open"
+    await two.join("t1", Viewer("mira"))  # news from one process arrives in order: after it
+    await eventually(lambda: "mira" in one.viewers("t1"))
+    assert one.viewers("t1") == {"weber", "jan", "mira"}, "the tablet still has it open"
     await two.leave("t1", tablet)
     await eventually(lambda: one.viewers("t1") == {"jan"})
 
