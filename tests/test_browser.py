@@ -4,6 +4,7 @@ a customer on a phone and an employee on a German tablet in dark mode talk live.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.conftest import DEMO_PASSWORD, ROOT
@@ -481,6 +482,38 @@ def test_sign_out_everywhere_else_sends_the_other_device_to_the_sign_in_page_at_
     expect(phone.locator("#conn")).to_have_attribute("data-state", "live")
     tablet.goto("/threads")
     tablet.wait_for_url(re.compile(r"/login\?next="))  # the old cookie is worth nothing now
+
+
+def test_a_frame_or_event_the_page_does_not_know_is_ignored_with_a_warning(
+    screens: Screens,
+) -> None:
+    """A newer server may send what this page does not know yet (an old page kept open, an
+    app cached offline): it warns in the console, shows nothing, and goes on with what follows."""
+    server = screens.server
+    page = screens.open(WEBER, PHONE)
+    tid = thread_id(page, OUTAGE)
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    sockets: list[WebSocketRoute] = []
+
+    def through(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()  # frames pass both ways; the test adds some of its own
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws"), through)
+    open_thread(page, tid)
+    shown = page.locator("#messages > li").count()
+    [ws] = sockets
+    ws.send(json.dumps({"type": "poll.opened", "thread": tid}))
+    unknown = {"type": "event", "thread": tid, "seq": None, "name": "idea.voted", "id": "x1"}
+    ws.send(json.dumps({**unknown, "html": '<li id="msg-x1">A vote for an idea</li>'}))
+    text = "Crews are on site, about one hour."
+    api_post(server, server.token(JAN), tid, text)
+    expect(message(page, text)).to_have_count(1)  # what follows still arrives, in order
+    expect(page.locator("#messages > li")).to_have_count(shown + 1)
+    expect(page.get_by_text("A vote for an idea")).to_have_count(0)
+    assert any("unknown type poll.opened" in w for w in warnings), warnings
+    assert any("unknown name idea.voted" in w for w in warnings), warnings
 
 
 def test_a_link_to_one_message_opens_the_thread_there_below_the_top_bar(
