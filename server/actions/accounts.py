@@ -12,6 +12,7 @@ from server.errors import ActionError, Conflict
 from server.i18n import LANGUAGES, N_
 from server.models import ApiToken, Role, User
 from server.publisher import Publisher
+from server.text import has_control_character, without_control_characters
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 NAME_MAX_CHARS = 80
@@ -30,7 +31,7 @@ def clean_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ActionError("invalid_name", N_("the name is empty"))
     text = " ".join(name.split())
-    if not text.isprintable():
+    if has_control_character(text):
         raise ActionError("invalid_name", N_("the name contains a control character"))
     if len(text) > NAME_MAX_CHARS:
         raise ActionError(
@@ -102,7 +103,7 @@ async def set_language(user: User, language: object) -> None:
 async def create_token(user: User, name: str) -> str:
     """Create an API token for non-browser clients; only its hash is stored."""
     token, digest = new_token()
-    label = "".join(c for c in name if c.isprintable()).strip()[:80]  # shown in lists, one line
+    label = without_control_characters(name).strip()[:80]  # shown in lists, one line
     await ApiToken.create(user=user, token_hash=digest, name=label or "token")
     return token
 

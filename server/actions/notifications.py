@@ -22,6 +22,7 @@ from server.models import (
 from server.publisher import Publisher
 from server.queries import is_id, notification_settings, thread_for
 from server.settings import Settings
+from server.text import has_control_character, without_control_characters
 
 KEY_MAX_CHARS = 128  # a base64url P-256 point is 87 characters, an auth secret 22
 LABEL_MAX_CHARS = 80
@@ -44,7 +45,7 @@ async def save_subscription(
     """
     if not isinstance(endpoint, str) or not endpoint:
         raise ActionError("invalid_endpoint", N_("the subscription has no endpoint"))
-    if not endpoint.isprintable():
+    if has_control_character(endpoint):
         raise ActionError("invalid_endpoint", N_("the endpoint contains a control character"))
     for name, value in (("p256dh", p256dh), ("auth", auth)):
         text = value if isinstance(value, str) else ""
@@ -61,7 +62,7 @@ async def save_subscription(
             reason=str(err),
         ) from None
     text = label.strip()[:LABEL_MAX_CHARS] if isinstance(label, str) else ""
-    text = "".join(c for c in text if c.isprintable())  # one line in the device list
+    text = without_control_characters(text)  # one line in the device list
     async with in_transaction() as conn:
         if isinstance(replaces, str) and replaces and replaces != endpoint:
             renewed = PushSubscription.filter(endpoint=replaces, user_id=user.id).using_db(conn)
@@ -102,7 +103,7 @@ async def remove_subscription(user: User, device_id: object) -> None:
 
 async def remove_endpoint(user: User, endpoint: object) -> None:
     """Forget a device by its endpoint (the browser unsubscribed)."""
-    if not isinstance(endpoint, str) or not endpoint.isprintable():
+    if not isinstance(endpoint, str) or has_control_character(endpoint):
         return  # no device has such an endpoint
     await PushSubscription.filter(endpoint=str(endpoint), user_id=user.id).delete()
 

@@ -17,6 +17,7 @@ from server.models import Audience, Message, Thread, ThreadKind, ThreadStatus, U
 from server.payloads import TITLE_MAX_CHARS
 from server.publisher import Change, Publisher
 from server.queries import message_by_client_id, thread_for
+from server.text import has_control_character
 from server.txscript import Script, run_transaction
 
 
@@ -24,7 +25,7 @@ def clean_title(title: object) -> str:
     if not isinstance(title, str) or not title.strip():
         raise ActionError("empty_title", N_("the title is empty"))
     text = " ".join(title.split())
-    if any(ord(c) < 32 or c == "\x7f" for c in text):  # a NUL, a control character
+    if has_control_character(text):
         raise ActionError("invalid_title", N_("the title contains a control character"))
     if len(text) > TITLE_MAX_CHARS:
         raise ActionError(
