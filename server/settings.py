@@ -53,12 +53,15 @@ class Settings:
         return None
 
     def origin_allowed(self, origin: str | None, host_header: str | None) -> bool:
-        """Tell whether a browser Origin may open a socket or post to this server."""
+        """Tell whether a browser Origin may open a socket to this server.
+
+        The server's own origin (the Host the client connected to) is always allowed;
+        ALLOWED_ORIGINS adds others, such as a front end served from another host.
+        """
         if origin is None:
             return True  # non-browser clients send no Origin; they authenticate by token
-        if self.allowed_origins:
-            return origin in self.allowed_origins
-        # Default: same origin as the Host the client connected to.
+        if origin in self.allowed_origins:
+            return True
         return host_header is not None and origin in (
             f"http://{host_header}",
             f"https://{host_header}",
