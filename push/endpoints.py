@@ -1,6 +1,8 @@
 """Which push endpoints we may talk to: https on 443 at a known push service's public host.
 
-Checked when a subscription is saved and again before every delivery (DNS may change), so a
+The shape is checked when a subscription is saved and before every delivery; the addresses when
+it is saved, and by the resolver of the connection that delivers (push/resolver.py), so what is
+checked is what is connected to even when DNS answers differently the second time. A
 subscription cannot make the server call into a private network (SSRF).
 """
 
@@ -37,9 +39,32 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def _is_public(address: str) -> bool:
+# Addresses Python's ipaddress may call global that still lead somewhere private: a NAT64 or
+# 6to4 address wraps any IPv4 address, 127.0.0.1 and 10.0.0.1 too, and gateways unwrap it.
+NOT_PUBLIC_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "64:ff9b::/96",  # NAT64, the well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64, local use (RFC 8215)
+        "2002::/16",  # 6to4 (RFC 3056)
+        "2001::/32",  # Teredo (RFC 4380)
+        "::/96",  # IPv4-compatible, deprecated (RFC 4291): ::127.0.0.1
+        "fec0::/10",  # site-local, deprecated (RFC 3879)
+        "192.88.99.0/24",  # 6to4 relay anycast, deprecated (RFC 7526)
+    )
+)
+
+
+def is_public(address: str) -> bool:
+    """Tell whether an address is one push may connect to: a global unicast address."""
     ip = ipaddress.ip_address(address)
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 reaches 10.0.0.1
+    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
+        return False
+    if ip.is_private or ip.is_loopback or ip.is_link_local:
+        return False
+    return not any(ip in net for net in NOT_PUBLIC_NETWORKS if net.version == ip.version)
 
 
 def check_shape(endpoint: str, allowed_hosts: tuple[str, ...], test_prefix: str = "") -> None:
@@ -82,5 +107,5 @@ async def check_resolves_public(endpoint: str, test_prefix: str = "") -> None:
         raise EndpointRefused(f"cannot resolve {host!r}: {err}") from None
     for info in infos:
         address = str(info[4][0])
-        if not _is_public(address):
+        if not is_public(address):
             raise EndpointRefused(f"{host!r} resolves to the non-public address {address}")

@@ -2,7 +2,8 @@
 
 Every response maps to one outcome: DELIVERED (201), GONE (404/410: forget the device),
 RETRY (429, 5xx, timeouts, network errors; honours Retry-After), TOO_BIG (413: shorten and
-resend), REJECTED (any other 4xx: record on the device, do not retry).
+resend), REJECTED (any other 4xx, or a name that resolves to a non-public address when
+connecting (push/resolver.py): record on the device, do not retry).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import aiohttp
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
+from push.resolver import NonPublicAddress
 from push.vapid import VapidKeys
 
 SEND_TIMEOUT_SECONDS = 10.0  # push services answer in well under a second when healthy
@@ -129,6 +131,9 @@ async def send(
     except TimeoutError:
         return Result(Outcome.RETRY, None, "the push service did not answer in time")
     except aiohttp.ClientError as err:
+        refused = isinstance(err, aiohttp.ClientConnectorError) and err.os_error
+        if isinstance(refused, NonPublicAddress):  # the session's resolver refused the name
+            return Result(Outcome.REJECTED, None, str(refused)[:200])
         return Result(Outcome.RETRY, None, f"cannot reach the push service: {err}"[:200])
     if status in (200, 201, 202):
         return Result(Outcome.DELIVERED, status, "")

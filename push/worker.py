@@ -19,15 +19,11 @@ from tortoise.connection import get_connection
 
 from push import sender
 from push.compose import compose
-from push.endpoints import (
-    DEFAULT_PUSH_HOSTS,
-    EndpointRefused,
-    check_resolves_public,
-    check_shape,
-)
+from push.endpoints import DEFAULT_PUSH_HOSTS, EndpointRefused, check_shape
 from push.expansion import BATCH, LEASE_SECONDS, MERGES_INTO, IntentExpansion, chunks, now
 from push.kinds import KINDS
 from push.payloads import SHORTENED_BODY_CHARS, Notification
+from push.resolver import open_session
 from push.vapid import VapidKeys
 from server import sql
 from server.models import (
@@ -89,7 +85,7 @@ class PushWorker(IntentExpansion):
         self._wake.set()
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+        self._session = open_session(self.config.test_prefix)  # refuses non-public addresses
         self._task = asyncio.create_task(self._run(), name="push-worker")
 
     async def stop(self) -> None:
@@ -228,8 +224,8 @@ class PushWorker(IntentExpansion):
     async def deliver(self, job: PushJob, device: PushSubscription, note: Notification) -> None:
         config = self.config
         try:
+            # Where the name points is checked by the session's resolver as it connects.
             check_shape(device.endpoint, config.allowed_hosts, config.test_prefix)
-            await check_resolves_public(device.endpoint, config.test_prefix)
         except EndpointRefused as err:
             await self._record_error(device, str(err))
             self._finish(job, PushJobState.FAILED, str(err))

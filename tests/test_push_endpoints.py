@@ -198,6 +198,22 @@ def resolving(monkeypatch: pytest.MonkeyPatch, addresses: list[str]) -> list[str
         ["fd12:3456::1"],
         ["::ffff:10.0.0.1"],
         ["142.250.74.106", "10.0.0.7"],  # one private answer is enough to refuse
+        # Public to Python's ipaddress, yet they wrap any IPv4 address, private ones too:
+        ["64:ff9b::7f00:1"],  # NAT64 of 127.0.0.1
+        ["64:ff9b::a9fe:a9fe"],  # NAT64 of 169.254.169.254
+        ["64:ff9b:1::a00:1"],  # local-use NAT64
+        ["2002:a00:1::1"],  # 6to4 of 10.0.0.1
+        ["2002:808:808::1"],  # 6to4, even of a public address: a relay decides where it goes
+        ["::127.0.0.1"],  # IPv4-compatible (deprecated)
+        ["2001:0:4136:e378:8000:63bf:3fff:fdd2"],  # Teredo
+        ["192.88.99.1"],  # 6to4 relay anycast
+        ["fec0::1"],  # site-local (deprecated)
+        ["224.0.0.251"],  # multicast (mDNS)
+        ["239.255.255.250"],  # multicast (SSDP)
+        ["ff02::1"],  # multicast, all nodes
+        ["ff0e::1"],  # multicast, global scope
+        ["240.0.0.1"],  # reserved
+        ["255.255.255.255"],
     ],
 )
 async def test_a_host_that_resolves_to_a_non_public_address_is_refused(

@@ -19,6 +19,7 @@ import pytest
 
 from push import sender
 from push.payloads import Notification
+from push.resolver import open_session
 from push.sender import Device, Outcome
 from push.vapid import VapidKeys, load_or_create
 from tests.pushservice import ROOT, PushService, Subscription
@@ -53,7 +54,7 @@ def _no_faults_left(service: PushService) -> Iterator[None]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
+    async with open_session() as s:  # the worker's session (the services are IP literals)
         yield s
 
 
