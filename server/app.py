@@ -14,14 +14,15 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import Message, Scope, Send
 
 from push import api as push
 from server import templating
+from server.adapters import asgi_csrf as csrf_adapter
 from server.adapters.uvicorn import RAW_SEND_KEY
 from server.auth import SESSION_DAYS
 from server.db import close_database, open_database
-from server.errors import MethodNotAllowed, NotFound, TooLarge
+from server.errors import Forbidden, MethodNotAllowed, NotFound, TooLarge
 from server.i18n import N_
 from server.live import make_fanout
 from server.publisher import Publisher
@@ -44,6 +45,15 @@ def too_large_response(request: Request) -> Response:
     """Refuse a request body over MAX_BODY_BYTES: API clients get the JSON error envelope,
     people an error page or htmx fragment in their browser's language."""
     error = TooLarge(MAX_BODY_BYTES // 1024)
+    if request.url.path.startswith("/api/"):
+        return json_error(error.status, error.code, error.message)
+    return error_page(request, None, error)
+
+
+def csrf_refused_response(request: Request) -> Response:
+    """Refuse a state-changing request without a valid CSRF token in the app's error shape:
+    API clients get the JSON error envelope, people an error page or htmx fragment."""
+    error = Forbidden(N_("this form is out of date or came from another site; reload the page"))
     if request.url.path.startswith("/api/"):
         return json_error(error.status, error.code, error.message)
     return error_page(request, None, error)
@@ -126,8 +136,14 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
     app.state.login_limiter = LoginLimiter(
         settings.ratelimit_url, settings.login_attempts_per_minute
     )
+
+    async def csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
+        scope["app"] = app  # what Starlette would set, for the error page's template
+        await csrf_refused_response(Request(scope))(scope, _no_body, send)
+
     # CSRF wraps everything: every state-changing request needs the token unless it
     # authenticates with a bearer token (no cookies to abuse).
+    csrf_adapter.install()
     inner = asgi_csrf(
         app,
         signing_secret=str(settings.secret_key),
@@ -137,9 +153,14 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         always_protect={"/login", "/signup", "/logout"},
         skip_if_scope=script_trading_a_password,
         cookie_secure=settings.https_cookies,
+        send_csrf_failed=csrf_failed,
     )
 
     return Dreiklang(app, inner)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}  # an error response reads no body
 
 
 def script_trading_a_password(scope: Scope) -> bool:
@@ -173,4 +194,6 @@ class Dreiklang:
             scope["app"] = self.app  # what Starlette would set, for the error page's template
             await too_large_response(Request(scope))(scope, receive, send)
             return
+        if scope["type"] == "http":
+            csrf_adapter.canonical_content_type(scope)
         await self.inner(scope, receive, send)

@@ -129,6 +129,8 @@ def decode(raw: bytes, shape: type[T]) -> T:
         raise field_error(err, "invalid") from None
     except msgspec.DecodeError:
         raise ActionError("bad_json", N_("the request body is not valid JSON")) from None
+    except RecursionError:  # msgspec stops at Python's recursion limit (~1,000 levels)
+        raise ActionError("bad_json", N_("the request body is nested too deeply")) from None
 
 
 # -- what the API and JSON frames describe ------------------------------------------------

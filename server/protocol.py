@@ -75,6 +75,8 @@ def decode(raw: str) -> ClientFrame:
         frame: ClientFrame = _decoder.decode(raw)
     except msgspec.DecodeError:
         pass
+    except RecursionError:  # msgspec stops at Python's recursion limit (~1,000 levels)
+        raise ActionError("bad_frame", N_("frame is nested too deeply")) from None
     else:
         refuse_nul(frame)
         return frame
@@ -83,6 +85,8 @@ def decode(raw: str) -> ClientFrame:
         data = json.loads(raw)
     except ValueError:
         raise ActionError("bad_frame", N_("frame is not JSON")) from None
+    except RecursionError:
+        raise ActionError("bad_frame", N_("frame is nested too deeply")) from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise ActionError("bad_frame", N_("frame must be a JSON object with a string 'type'"))
     kind = data["type"]
@@ -104,7 +108,7 @@ def refs(raw: str) -> dict[str, Any]:
     """Return the fields of a (possibly invalid) frame that an error echoes."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return {k: data[k] for k in REF_FIELDS if k in data} if isinstance(data, dict) else {}
 
