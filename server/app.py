@@ -22,7 +22,7 @@ from server.adapters import asgi_csrf as csrf_adapter
 from server.adapters.uvicorn import RAW_SEND_KEY
 from server.auth import SESSION_DAYS
 from server.db import close_database, open_database
-from server.errors import Forbidden, MethodNotAllowed, NotFound, TooLarge
+from server.errors import Forbidden, Internal, MethodNotAllowed, NotFound, TooLarge
 from server.i18n import N_
 from server.live import make_fanout
 from server.publisher import Publisher
@@ -108,6 +108,14 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         response.headers.update(allow)
         return response
 
+    async def internal(request: Request, exc: Exception) -> Response:
+        """A bug or an outage: the documented error shape, never a plain-text 500 or a trace.
+        Starlette logs the exception and re-raises it after this answer is sent."""
+        error = Internal()
+        if request.url.path.startswith("/api/"):
+            return json_error(error.status, error.code, error.message)
+        return error_page(request, None, error)
+
     async def too_large(request: Request, exc: Exception) -> Response:
         return too_large_response(request)  # a body without Content-Length that grew too long
 
@@ -125,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
                 https_only=settings.https_cookies,
             ),
         ],
-        exception_handlers={404: not_found, 405: not_allowed, 413: too_large},
+        exception_handlers={404: not_found, 405: not_allowed, 413: too_large, 500: internal},
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
     )

@@ -62,6 +62,15 @@ class TooLarge(ActionError):
         )
 
 
+class Internal(ActionError):
+    """A bug or an outage: the request failed on our side and may be tried again."""
+
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__("internal", N_("something went wrong on our side; please try again"))
+
+
 class MethodNotAllowed(ActionError):
     """A request method the URL does not take."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from server.errors import ActionError, Conflict, Forbidden, NotFound
 from server.i18n import N_
 from server.markdown import BODY_MAX_CHARS, clean_body
 from server.models import Role
+from server.settings import Settings
 from tests.conftest import PASSWORD, csrf_of, login, signup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -311,3 +313,33 @@ def test_the_admin_page_names_roles_in_german(client: TestClient) -> None:
     )  # fmt: skip
     assert r.status_code == 400
     assert "Unbekannte Rolle &#39;superuser&#39;" in r.text
+
+
+# -- a bug or an outage ------------------------------------------------------------------------
+
+
+def test_an_outage_is_a_500_in_the_documented_shape_not_plain_text(settings: Settings) -> None:
+    """A table gone from under the server (a real fault, no patched code): the API answers its
+    one error shape, a person gets the error page in their language, and nothing leaks."""
+    from server.app import create_app
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        signup(client, "weber@example.org", "Frau Weber")
+        path = settings.database_url.removeprefix("sqlite://")
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("ALTER TABLE threads RENAME TO threads_gone")
+        api = client.get("/api/v1/threads")
+        page = client.get("/threads", headers=GERMAN)
+    assert api.status_code == 500
+    assert api.headers["content-type"] == "application/json"
+    assert api.json() == {
+        "error": {
+            "code": "internal",
+            "message": "something went wrong on our side; please try again",
+        }
+    }
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Auf unserer Seite ist etwas schiefgegangen" in page.text
+    for text in (api.text, page.text):
+        assert "Traceback" not in text and "threads_gone" not in text and "sqlite" not in text
