@@ -22,6 +22,10 @@ SESSION_DAYS = 30  # a field technician should not sign in again every week
 SEEN_EVERY = timedelta(hours=1)  # how stale last_seen_at may get: one write per hour, not per hit
 SESSION_SCOPE_KEY = "dreiklang.session"  # where a request keeps its looked-up session
 TOKEN_SCOPE_KEY = "dreiklang.token"  # noqa: S105 - where a request keeps its token's id
+TOKEN_USE_KEY = "dreiklang.token_use"  # noqa: S105 - ... and the token's TokenUse
+TOKEN_EXPIRED_KEY = "dreiklang.token_expired"  # noqa: S105 - set when it sent an expired one
+TOKEN_DAYS_MAX = 3650  # ten years; a token meant to live longer carries no expiry at all
+TOKEN_USE_EVERY = timedelta(minutes=1)  # how stale a token's last use may get: a write a minute
 TOKEN_PREFIX = "dk_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 
 
@@ -35,6 +39,17 @@ class SignedIn:
 
     def renewal_due(self, now: datetime) -> bool:
         return now - self.last_seen_at > SEEN_EVERY
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    """Which API token a request carries, and when its use was last noted."""
+
+    token_id: int
+    last_used_at: datetime | None
+
+    def note_due(self, now: datetime) -> bool:
+        return self.last_used_at is None or now - self.last_used_at > TOKEN_USE_EVERY
 
 
 def secret_hash(secret: str) -> str:
@@ -69,7 +84,8 @@ def new_token() -> tuple[str, str]:
 
 
 async def session_of(key: object) -> SignedIn | None:
-    """Return the live session a cookie's key names (idle for under SESSION_DAYS)."""
+    """Return the live session a cookie's key names (idle for under SESSION_DAYS, of an
+    account that is not deactivated)."""
     if not isinstance(key, str) or not key:
         return None
     since = datetime.now(UTC) - timedelta(days=SESSION_DAYS)
@@ -86,7 +102,11 @@ async def user_from_connection(conn: HTTPConnection) -> User | None:
         found = await token_holder(secret_hash(header[7:].strip()))
         if found is None:
             return None
+        if found.expires_at is not None and found.expires_at <= datetime.now(UTC):
+            conn.scope[TOKEN_EXPIRED_KEY] = True  # the API says so (`token_expired`)
+            return None
         conn.scope[TOKEN_SCOPE_KEY] = found.id  # its sockets close when it is revoked
+        conn.scope[TOKEN_USE_KEY] = TokenUse(found.id, found.last_used_at)
         return found.user
     signed_in = await signed_in_session(conn)
     return signed_in.user if signed_in is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -54,6 +55,8 @@ class User(Model):
     password_hash = fields.CharField(max_length=200)
     language = fields.CharField(max_length=8, default="")  # "" = follow the browser
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Set by an admin: the account cannot sign in, and had its sessions and tokens ended.
+    deactivated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "users"
@@ -61,6 +64,10 @@ class User(Model):
     @property
     def is_staff(self) -> bool:
         return self.role != Role.CUSTOMER
+
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
 
 
 class ApiToken(Model):
@@ -72,6 +79,8 @@ class ApiToken(Model):
     token_hash = fields.CharField(max_length=64, unique=True)  # sha256 hex of the token
     name = fields.CharField(max_length=80)
     created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)  # noted at most once a minute
+    expires_at = fields.DatetimeField(null=True)  # null: until revoked
 
     class Meta:
         table = "api_tokens"
@@ -95,6 +104,36 @@ class Session(Model):
 
     class Meta:
         table = "sessions"
+
+
+class AuditAction(StrEnum):
+    ROLE_CHANGED = "role_changed"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    PUSH_DEVICE_MOVED = "push_device_moved"  # a device now notifies another account
+
+
+class AuditEntry(Model):
+    """Who changed what about whom, and when. Rows are only ever added (server/actions/audit.py)
+    and only admins read them (server/queries.py)."""
+
+    id = fields.BigIntField(primary_key=True)
+    # Null once that account is gone, or for a change nobody made (none yet).
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    actor_id: str | None
+    action = fields.CharField(max_length=32)  # an AuditAction (text: a new one needs no migration)
+    subject: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    subject_id: str | None
+    # What changed, and names as they were then (shown even after the account changes).
+    details: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "audit_entries"
 
 
 class Thread(Model):

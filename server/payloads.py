@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 import msgspec
 
 from server import models
+from server.auth import TOKEN_DAYS_MAX
 from server.errors import ActionError
 from server.i18n import N_
 from server.markdown import BODY_MAX_CHARS
@@ -207,6 +208,17 @@ class TokenRequest(In):
     email: str = ""  # missing is wrong credentials (401), like a wrong password
     password: str = ""
     name: str = "api"
+    expires_in_days: Annotated[
+        int | None,
+        msgspec.Meta(
+            extra_json_schema={
+                "minimum": 1,
+                "maximum": TOKEN_DAYS_MAX,
+                "description": "the token stops working after this many days (none: when "
+                "revoked, or when the password changes)",
+            }
+        ),
+    ] = None
 
 
 class NewThread(In):
@@ -238,6 +250,8 @@ class MessageChange(In):
 class TokenCreated(Out):
     token: str
     user: Author
+    id: int  # as Settings lists it
+    expires_at: Time | None
 
 
 class ThreadPage(Out):

@@ -14,6 +14,7 @@ from tortoise.queryset import QuerySet
 from server.models import (
     ApiToken,
     Audience,
+    AuditEntry,
     Event,
     Follow,
     Message,
@@ -259,22 +260,45 @@ async def user_by_email(email: str) -> User | None:
 
 
 async def staff_members() -> list[User]:
-    """Every staff account, by name (the admin page)."""
-    return await User.exclude(role=Role.CUSTOMER).order_by("display_name")
+    """Every staff account, deactivated ones too, by name (the admin page)."""
+    return await User.exclude(role=Role.CUSTOMER).order_by("display_name", "id")
 
 
 async def live_session(key_hash: str, since: datetime) -> Session | None:
-    """Return the session with this key hash, last used after `since`, with its user."""
+    """Return the session with this key hash, last used after `since`, of an active account,
+    with its user."""
     return (
-        await Session.filter(key_hash=key_hash, last_seen_at__gte=since)
+        await Session.filter(
+            key_hash=key_hash, last_seen_at__gte=since, user__deactivated_at__isnull=True
+        )
         .select_related("user")
         .first()
     )
 
 
 async def token_holder(token_hash: str) -> ApiToken | None:
-    """Return the API token with this hash, with its user."""
-    return await ApiToken.get_or_none(token_hash=token_hash).prefetch_related("user")
+    """Return the API token with this hash, of an active account, with its user (expired or
+    not: the caller tells an expired token apart)."""
+    return (
+        await ApiToken.filter(token_hash=token_hash, user__deactivated_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+
+
+async def tokens_of(user: User) -> list[ApiToken]:
+    """The user's API tokens, newest first (Settings)."""
+    return await ApiToken.filter(user_id=user.id).order_by("-created_at", "-id")
+
+
+AUDIT_PAGE = 50  # the admin page shows this many of the latest entries
+
+
+async def audit_entries(viewer: User, limit: int = AUDIT_PAGE) -> list[AuditEntry]:
+    """The latest audit entries, newest first: for admins only (nobody else sees any)."""
+    if viewer.role != Role.ADMIN or not viewer.is_active:
+        return []
+    return await AuditEntry.all().order_by("-id").limit(limit)
 
 
 async def sessions_of(user: User, since: datetime) -> list[Session]:

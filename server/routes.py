@@ -51,8 +51,13 @@ def routes() -> list[BaseRoute]:
         url("/settings/devices", GET=notifications.devices),
         url("/settings/sessions/others/end", POST=sessions.end_others),
         url("/settings/sessions/{session_id}/end", POST=sessions.end_one),
+        url("/settings/tokens", POST=accounts.new_token),
+        url("/settings/tokens/{token_id}/revoke", POST=accounts.revoke_one_token),
         url("/admin", GET=accounts.admin_page),
         url("/admin/users", POST=accounts.admin_create_user),
+        url("/admin/users/{user_id}/role", POST=accounts.admin_role),
+        url("/admin/users/{user_id}/deactivate", POST=accounts.admin_deactivate),
+        url("/admin/users/{user_id}/reactivate", POST=accounts.admin_reactivate),
         # threads and messages (HTML, htmx)
         url("/threads", GET=threads.thread_list, POST=threads.create_thread),
         url("/threads/new", GET=threads.new_thread_form),

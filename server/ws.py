@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server import protocol
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
+from server.actions.sessions import EVERY_SOCKET
 from server.auth import TOKEN_SCOPE_KEY, uses_token
 from server.errors import ActionError, NotFound
 from server.events.frames import OWN, replay_frames
@@ -96,8 +97,9 @@ class Connection(SocketWriter):
     def channel_frames(self, channel: str, frames: dict[str, str]) -> None:
         ended = frames.get("signed_out")  # on "user:<id>": sessions that just ended
         if ended is not None:
-            if self.closed_by is not None and self.closed_by in ended.split(","):
-                self.sign_out()
+            ids = ended.split(",")
+            if EVERY_SOCKET in ids or (self.closed_by is not None and self.closed_by in ids):
+                self.sign_out()  # also when the user's role changed: it keeps no stale rights
             return
         if channel.startswith("typing:") and (
             channel[7:] not in self.subs or frames.get("from") == self.user.id

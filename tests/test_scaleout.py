@@ -23,6 +23,7 @@ from tests.live_helpers import (
 )
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+ADMIN = "admin@nordlicht.example"
 
 
 @pytest.fixture
@@ -106,5 +107,33 @@ def test_signing_out_on_one_process_closes_that_sessions_socket_on_the_other(
             assert ws.close_code == 4401
         finally:
             session.close()
+
+    asyncio.run(scenario())
+
+
+def test_demoting_on_one_process_closes_the_employees_socket_on_the_other(
+    two_servers: tuple[LiveServer, LiveServer],
+) -> None:
+    one, two = two_servers
+
+    async def scenario() -> None:
+        staff = await api_for(two, STAFF)
+        admin = await asyncio.to_thread(browser_session, one, ADMIN)
+        try:
+            ws = await WsClient.open(two, token=staff.token)
+            assert ws.hello["staff"] is True
+            r = await asyncio.to_thread(
+                admin.post, f"/admin/users/{staff.id}/role",
+                data={"role": "customer", "csrftoken": csrf_of(admin)},
+            )  # fmt: skip
+            assert r.status_code == 303, r.text
+            await asyncio.wait_for(ws.wait_closed(), WAIT_SECONDS)
+            assert ws.close_code == 4401
+            again = await WsClient.open(two, token=staff.token)
+            assert again.hello["staff"] is False, "it comes back with the rights it has now"
+            await again.close()
+        finally:
+            admin.close()
+            await staff.aclose()
 
     asyncio.run(scenario())

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tortoise.transactions import in_transaction
 
 from push.api import KINDS, TEST, EndpointRefused, check_endpoint
+from server.actions.audit import record
 from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import (
+    AuditAction,
     Follow,
     FollowState,
     NotificationSettings,
@@ -73,7 +76,13 @@ async def save_subscription(
         existing = await PushSubscription.filter(endpoint=endpoint).using_db(conn).first()
         if existing is not None and existing.user_id != user.id:
             # The browser now belongs to someone else (shared tablet): the old owner's
-            # device row and its queued notifications go.
+            # device row and its queued notifications go, and the audit trail says so (a
+            # takeover is also what an attacker holding the endpoint would do).
+            previous = await User.filter(id=existing.user_id).using_db(conn).first()
+            await record(
+                conn, user, AuditAction.PUSH_DEVICE_MOVED, previous,
+                device=existing.label, push_service=urlsplit(endpoint).hostname or "",
+            )  # fmt: skip
             await existing.delete(using_db=conn)
             existing = None
         if existing is None:

@@ -18,6 +18,7 @@ from server.publisher import Publisher
 from server.queries import is_id, session_ids_of
 
 KEY_BYTES = 32
+EVERY_SOCKET = "*"  # in a "signed_out" notice: every socket of the user, whatever opened it
 
 
 @lru_cache(maxsize=1024)
@@ -73,3 +74,9 @@ async def end_other_sessions(publisher: Publisher, user: User, keep: str) -> int
 async def close_sockets(publisher: Publisher, user: User, session_ids: list[str]) -> None:
     """Close the user's open sockets of these sessions (or "token:<id>"), on every process."""
     await publisher.notice("user:" + user.id, {"signed_out": ",".join(session_ids)})
+
+
+async def close_every_socket(publisher: Publisher, user: User) -> None:
+    """Close every open socket of the user, on every process: their role or account changed,
+    and a socket keeps the rights it opened with (the client reconnects with the new ones)."""
+    await close_sockets(publisher, user, [EVERY_SOCKET])

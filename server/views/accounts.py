@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.actions.accounts import change_password, create_user, set_language
+from server.actions.accounts import (
+    change_password,
+    create_token,
+    create_user,
+    revoke_token,
+    set_language,
+)
+from server.actions.admin import change_role, deactivate, reactivate
 from server.actions.sessions import end_session, start_session
 from server.auth import signed_in_session, verify_password
 from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import Role, User
-from server.queries import staff_members, user_by_email
+from server.publisher import Publisher
+from server.queries import audit_entries, staff_members, user_by_email
 from server.views.common import (
     error_page,
     identify,
+    is_htmx,
     language_of,
     page,
     publisher_of,
@@ -22,7 +34,7 @@ from server.views.common import (
     translate,
 )
 from server.views.notifications import notification_context
-from server.views.sessions import sessions_context
+from server.views.sessions import sessions_context, tokens_context
 
 STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
 
@@ -61,6 +73,11 @@ async def login(request: Request) -> Response:
     if not verify_password(user.password_hash if user else None, password) or user is None:
         msg = translate(request, None, "E-mail or password is wrong.")
         return page(request, None, "login.html", 400, error=msg, email=email, next=nxt)
+    if not user.is_active:  # said only to whoever knows the password
+        msg = translate(
+            request, None, "This account is deactivated. Ask an administrator to reactivate it."
+        )
+        return page(request, None, "login.html", 403, error=msg, email=email, next=nxt)
     await _sign_in(request, user)
     return RedirectResponse(nxt, status_code=303)
 
@@ -109,7 +126,8 @@ async def settings_page(request: Request, user: User) -> Response:
 async def _settings(request: Request, user: User, status: int = 200, **extra: object) -> Response:
     return page(
         request, user, "settings.html", status,
-        **await notification_context(user), **await sessions_context(request, user), **extra,
+        **await notification_context(user), **await sessions_context(request, user),
+        **await tokens_context(user), **extra,
     )  # fmt: skip
 
 
@@ -133,6 +151,37 @@ async def new_password(request: Request, user: User) -> Response:
     return RedirectResponse("/settings?password=1#password", status_code=303)
 
 
+async def _tokens(request: Request, user: User, status: int = 200, **extra: object) -> Response:
+    """Answer a change to the tokens: the section for htmx, else the whole page."""
+    if is_htmx(request):
+        return page(request, user, "_tokens.html", status, **await tokens_context(user, **extra))
+    return await _settings(request, user, status, **extra)
+
+
+@signed_in
+async def new_token(request: Request, user: User) -> Response:
+    """Create an API token and show it once (only its hash is kept)."""
+    form = await request.form()
+    try:
+        token, _ = await create_token(
+            user, str(form.get("name", "")), form.get("expires_in_days") or None
+        )
+    except ActionError as err:
+        error = err.localized(language_of(request, user))
+        return await _tokens(request, user, err.status, token_error=error)
+    return await _tokens(request, user, new_token=token)
+
+
+@signed_in
+async def revoke_one_token(request: Request, user: User) -> Response:
+    """Revoke one of your API tokens: scripts using it stop at once, its sockets too (4401)."""
+    if not await revoke_token(publisher_of(request), user, request.path_params["token_id"]):
+        raise NotFound(N_("this token has already been revoked"))
+    if is_htmx(request):
+        return page(request, user, "_tokens.html", **await tokens_context(user))
+    return RedirectResponse("/settings#tokens", status_code=303)
+
+
 @signed_in
 async def save_settings(request: Request, user: User) -> Response:
     form = await request.form()
@@ -140,17 +189,27 @@ async def save_settings(request: Request, user: User) -> Response:
     return RedirectResponse("/settings?saved=1", status_code=303)
 
 
+def _not_admin(user: User) -> bool:
+    return user.role != Role.ADMIN
+
+
+async def _admin(request: Request, user: User, status: int = 200, **extra: object) -> Response:
+    return page(
+        request, user, "admin.html", status, staff=await staff_members(), roles=STAFF_ROLES,
+        all_roles=list(Role), audit=await audit_entries(user), **extra,
+    )  # fmt: skip
+
+
 @signed_in
 async def admin_page(request: Request, user: User) -> Response:
-    if user.role != Role.ADMIN:
+    if _not_admin(user):
         return error_page(request, user, NotFound(N_("page not found")))
-    staff = await staff_members()
-    return page(request, user, "admin.html", staff=staff, roles=STAFF_ROLES)
+    return await _admin(request, user)
 
 
 @signed_in
 async def admin_create_user(request: Request, user: User) -> Response:
-    if user.role != Role.ADMIN:
+    if _not_admin(user):
         return error_page(request, user, NotFound(N_("page not found")))
     form = await request.form()
     role = str(form.get("role", ""))
@@ -163,3 +222,45 @@ async def admin_create_user(request: Request, user: User) -> Response:
         str(form.get("team", "")),
     )  # fmt: skip
     return RedirectResponse("/admin?created=1", status_code=303)
+
+
+async def _account_change(request: Request, user: User, change: AccountChange) -> Response:
+    """Run an admin's change to an account; show what went wrong on the admin page."""
+    if _not_admin(user):
+        return error_page(request, user, NotFound(N_("page not found")))
+    form = await request.form()
+    try:
+        target = await change(publisher_of(request), user, request.path_params["user_id"], form)
+    except ActionError as err:
+        error = err.localized(language_of(request, user))
+        return await _admin(request, user, err.status, error=error)
+    if target.id == user.id and not target.is_active:  # deactivated themselves: signed out
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/admin?changed=1", status_code=303)
+
+
+AccountChange = Callable[[Publisher, User, str, FormData], Awaitable[User]]
+
+
+@signed_in
+async def admin_role(request: Request, user: User) -> Response:
+    """Give a person another role; their open sockets close and reconnect with it."""
+    return await _account_change(
+        request, user, lambda pub, admin, uid, form: change_role(pub, admin, uid, form.get("role"))
+    )
+
+
+@signed_in
+async def admin_deactivate(request: Request, user: User) -> Response:
+    """Lock a person out: sessions, tokens, push devices and sockets end at once."""
+    return await _account_change(
+        request, user, lambda pub, admin, uid, form: deactivate(pub, admin, uid)
+    )
+
+
+@signed_in
+async def admin_reactivate(request: Request, user: User) -> Response:
+    return await _account_change(
+        request, user, lambda pub, admin, uid, form: reactivate(admin, uid)
+    )

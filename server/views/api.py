@@ -62,7 +62,7 @@ async def me(call: Call) -> Response:
         body=p.TokenRequest,
         responses={201: p.TokenCreated},
         public=True,
-        errors=(400, 401, 429),
+        errors=(400, 401, 403, 429),
     )  # fmt: skip
 )
 async def issue_token(request: Request, body: p.TokenRequest) -> Response:
@@ -73,8 +73,11 @@ async def issue_token(request: Request, body: p.TokenRequest) -> Response:
     user = await user_by_email(email)
     if user is None or not verify_password(user.password_hash, body.password):
         return json_error(401, "bad_credentials", "e-mail or password is wrong")
-    token = await create_token(user, body.name)
-    return json(p.TokenCreated(token, p.author_of(user)), 201)
+    if not user.is_active:  # told only to whoever knows the password
+        return json_error(403, "deactivated", "this account is deactivated; ask an admin")
+    token, row = await create_token(user, body.name, body.expires_in_days)
+    expires = row.expires_at.isoformat() if row.expires_at is not None else None
+    return json(p.TokenCreated(token, p.author_of(user), row.id, expires), 201)
 
 
 @endpoint(

@@ -11,8 +11,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from server import payloads
+from server.actions.accounts import note_token_use
 from server.actions.sessions import renew
-from server.auth import signed_in_session, user_from_connection, uses_token
+from server.auth import TOKEN_USE_KEY, signed_in_session, user_from_connection, uses_token
 from server.errors import ActionError, NotFound
 from server.i18n import N_, gettext_for, negotiate
 from server.models import User
@@ -36,7 +37,10 @@ async def identify(conn: HTTPConnection) -> Identity | None:
     user = await user_from_connection(conn)
     if user is None:
         return None
-    signed_in = None if uses_token(conn) else await signed_in_session(conn)
+    if uses_token(conn):
+        await note_token_use(conn.scope[TOKEN_USE_KEY])
+        return Identity(user, None)
+    signed_in = await signed_in_session(conn)
     if signed_in is None:
         return Identity(user, None)
     await renew(signed_in)

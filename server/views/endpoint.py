@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server import payloads
+from server.auth import TOKEN_EXPIRED_KEY
 from server.errors import ActionError
 from server.models import User
 from server.views.common import identify, json_error
@@ -86,6 +87,8 @@ def endpoint(operation: Operation) -> Callable[[View], Callable[[Request], Await
         async def handle(request: Request) -> Response:
             identity = await identify(request)
             if identity is None:
+                if request.scope.get(TOKEN_EXPIRED_KEY):
+                    return json_error(401, "token_expired", "the token has expired; get a new one")
                 return json_error(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
             try:
                 body = await _body(request, operation)

@@ -13,7 +13,7 @@ from server.auth import SESSION_DAYS, signed_in_session
 from server.errors import NotFound
 from server.i18n import N_
 from server.models import User
-from server.queries import sessions_of
+from server.queries import sessions_of, tokens_of
 from server.views.common import is_htmx, page, publisher_of, signed_in
 
 
@@ -54,3 +54,18 @@ async def end_others(request: Request, user: User) -> Response:
     keep = current.session_id if current is not None else ""
     await end_other_sessions(publisher_of(request), user, keep)
     return await _answer(request, user)
+
+
+# -- API tokens --------------------------------------------------------------------------------
+
+TOKEN_DAY_CHOICES = (30, 90, 365)  # the form's expiry choices, besides "never"
+
+
+async def tokens_context(user: User, **extra: object) -> dict[str, Any]:
+    """What `_tokens.html` needs: the user's API tokens."""
+    return {
+        "tokens": await tokens_of(user),
+        "token_days": TOKEN_DAY_CHOICES,
+        "now": datetime.now(UTC),
+        **extra,
+    }

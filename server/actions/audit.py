@@ -1,0 +1,39 @@
+"""The audit trail: who changed what about whom. Entries are only ever added, never changed or
+deleted, and always in the transaction of the change they record (both happen, or neither)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from server.models import AuditAction, AuditEntry, User
+
+
+def person(user: User) -> dict[str, str]:
+    """How an entry names someone, as they were at the time."""
+    return {"name": user.display_name, "email": user.email}
+
+
+async def record(
+    conn: BaseDBAsyncClient,
+    actor: User | None,
+    action: AuditAction,
+    subject: User | None,
+    **details: Any,
+) -> AuditEntry:
+    """Add an entry in the caller's transaction (`conn`); it names the people as they are now
+    (their names and addresses may change later, or their accounts go)."""
+    named = {
+        **({"actor": person(actor)} if actor is not None else {}),
+        **({"subject": person(subject)} if subject is not None else {}),
+        **details,
+    }
+    entry: AuditEntry = await AuditEntry.create(
+        actor_id=actor.id if actor is not None else None,
+        action=action.value,
+        subject_id=subject.id if subject is not None else None,
+        details=named,
+        using_db=conn,
+    )
+    return entry
