@@ -264,6 +264,18 @@ async def staff_members() -> list[User]:
     return await User.exclude(role=Role.CUSTOMER).order_by("display_name", "id")
 
 
+PEOPLE_FOUND_MAX = 20  # an admin looking for one person types more, not scrolls
+
+
+async def people_matching(query: str) -> list[User]:
+    """Accounts of any role whose e-mail or name contains `query` (the admin page's search)."""
+    query = query.strip()
+    if not query:
+        return []
+    found = User.filter(Q(email__icontains=query) | Q(display_name__icontains=query))
+    return await found.order_by("display_name", "id").limit(PEOPLE_FOUND_MAX)
+
+
 async def live_session(key_hash: str, since: datetime) -> Session | None:
     """Return the session with this key hash, last used after `since`, of an active account,
     with its user."""

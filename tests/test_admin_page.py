@@ -178,3 +178,23 @@ def test_an_admin_who_deactivates_themselves_is_signed_out(client: TestClient) -
                     follow_redirects=False)  # fmt: skip
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_an_admin_finds_a_customer_by_e_mail_and_deactivates_the_account(
+    client: TestClient,
+) -> None:
+    weber = sign_in_as(client, "weber@example.org", Role.CUSTOMER)
+    client.cookies.clear()
+    sign_in_as(client, "sabine@nordlicht.example", Role.ADMIN)
+    page = client.get("/admin").text
+    assert f'action="/admin/users/{weber}/deactivate"' not in page, "the list shows staff only"
+    found = client.get("/admin", params={"q": "WEBER@example"}).text
+    assert f'action="/admin/users/{weber}/deactivate"' in found
+    assert client.get("/admin", params={"q": "nobody-here"}).text.count("Nobody matches") == 1
+    r = client.post(f"/admin/users/{weber}/deactivate", data={"csrftoken": csrf_of(client)},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    client.cookies.clear()
+    r = client.post("/login", data={"email": "weber@example.org", "password": PASSWORD,
+                    "csrftoken": csrf_of(client)}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 403

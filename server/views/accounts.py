@@ -22,7 +22,7 @@ from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import Role, User
 from server.publisher import Publisher
-from server.queries import audit_entries, staff_members, user_by_email
+from server.queries import audit_entries, people_matching, staff_members, user_by_email
 from server.views.common import (
     error_page,
     identify,
@@ -194,9 +194,11 @@ def _not_admin(user: User) -> bool:
 
 
 async def _admin(request: Request, user: User, status: int = 200, **extra: object) -> Response:
+    query = request.query_params.get("q", "")[:80]
     return page(
         request, user, "admin.html", status, staff=await staff_members(), roles=STAFF_ROLES,
-        all_roles=list(Role), audit=await audit_entries(user), **extra,
+        all_roles=list(Role), audit=await audit_entries(user), query=query,
+        found=await people_matching(query), **extra,
     )  # fmt: skip
 
 
