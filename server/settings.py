@@ -39,6 +39,7 @@ class Settings:
     push_service_hosts: tuple[str, ...] = ()
     push_test_endpoint_prefix: str = ""
     push_concurrency: int = 16
+    ws_write_timeout: float = 30.0  # seconds a send may wait on a client that stopped reading
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
@@ -100,6 +101,7 @@ def load_settings(env_file: str | None = None) -> Settings:
         ),
         push_test_endpoint_prefix=config("PUSH_TEST_ENDPOINT_PREFIX", default=""),
         push_concurrency=config("PUSH_CONCURRENCY", cast=int, default=16),
+        ws_write_timeout=config("WS_WRITE_TIMEOUT", cast=float, default=30.0),
     )
 
 

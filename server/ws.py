@@ -285,6 +285,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         fmt = "html:" + negotiate(ws.headers.get("accept-language"), user.language)
     fanout: Fanout = ws.app.state.fanout
     conn = Connection(ws, user, fmt, fanout, ws.app.state.publisher, closed_by)
+    conn.write_timeout = settings.ws_write_timeout
     conn.hold()
     try:
         # Listen before `hello`: from then on the client misses no notice, and a sign-out
