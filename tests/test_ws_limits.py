@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import select
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.live import DemoTemplates, LiveServer
-from tests.live_helpers import CUSTOMER, STAFF, WAIT_SECONDS, WsClient, api_for
+from tests.live_helpers import CUSTOMER, STAFF, WAIT_SECONDS, WsClient, api_for, new_client_id
 
 PUMP_MAX_MESSAGES = 1_500  # far more than the buffers of a socket that stopped reading hold
 BIG_BODY = "Zählerstand " * 800  # ~10 KB of text: frames fill buffers quickly
@@ -125,5 +127,71 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving(
             await reader.close()
             await customer.aclose()
             await staff.aclose()
+
+    asyncio.run(scenario())
+
+
+FLOOD_FRAMES = 20_000  # what a flooding client sends in well under a second
+FLOOD_KINDS = ('{"type":"ping","t":1}', '{"type":"typing","thread":"x"}', "garbage", b"\x00")
+
+
+def test_a_client_flooding_frames_is_closed_with_1008_and_the_others_keep_receiving(
+    server: LiveServer,
+) -> None:
+    async def scenario() -> None:
+        customer = await api_for(server, CUSTOMER)
+        staff = await api_for(server, STAFF)
+        thread = (await customer.start_thread("Jemand sendet zu viel"))["id"]
+        other = await WsClient.open(server, token=staff.token)
+        flooder = await WsClient.open(server, token=customer.token)
+        try:
+            await other.subscribe(thread, since=None)
+            with contextlib.suppress(ConnectionClosed):
+                for n in range(FLOOD_FRAMES):
+                    await flooder.send_raw(FLOOD_KINDS[n % len(FLOOD_KINDS)])
+            await asyncio.wait_for(flooder.wait_closed(), WAIT_SECONDS)
+            assert flooder.close_code == 1008
+            assert flooder.ws.close_reason == "too many frames: at most 100 a second"
+            r = await customer.post(thread, "nach der Flut")
+            assert r.status_code == 201, r.text
+            [event] = await other.events(thread, 1)
+            assert event["message"]["body"] == "nach der Flut"
+        finally:
+            await flooder.close()
+            await other.close()
+            await customer.aclose()
+            await staff.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_desk_client_reconnecting_with_200_threads_and_a_full_outbox_is_not_closed(
+    server: LiveServer,
+) -> None:
+    """What a busy client sends at once: every subscription it may hold, a hundred messages
+    written offline, a read mark and a ping. It all gets answered; nothing is refused."""
+
+    async def scenario() -> None:
+        customer = await api_for(server, CUSTOMER)
+        thread = (await customer.start_thread("Viel auf einmal"))["id"]
+        ws = await WsClient.open(server, token=customer.token)
+        try:
+            frames: list[dict[str, Any]] = [
+                {"type": "subscribe", "thread": thread, "since": None} for _ in range(200)
+            ]
+            frames += [
+                {"type": "send", "thread": thread, "client_id": new_client_id(), "body": f"{n}"}
+                for n in range(100)
+            ]
+            frames += [{"type": "read", "thread": thread}, {"type": "typing", "thread": thread}]
+            for frame in frames:
+                await ws.send_json(frame)
+            await ws.sync()
+            acks = [await ws.next_of_type("ack") for _ in range(100)]
+            assert len(acks) == 100 and not ws.closed
+            assert ws.unclaimed("error") == []
+        finally:
+            await ws.close()
+            await customer.aclose()
 
     asyncio.run(scenario())
