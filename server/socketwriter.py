@@ -44,16 +44,16 @@ class SocketWriter:
 
         return send
 
-    def close_with(self, code: int, reason: str) -> None:
+    def close_with(self, code: int, reason: str, deaf: bool = False) -> None:
         """Close the socket now: not one more frame goes out on it, a stuck send is dropped,
-        and what it queued is released at once."""
+        and what it queued is released at once. `deaf`: read nothing more from it either."""
         if self.gone:
             return
         self.gone = True
         self.outbox.clear()
-        self.closing = asyncio.get_running_loop().create_task(self._close(code, reason))
+        self.closing = asyncio.get_running_loop().create_task(self._close(code, reason, deaf))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, deaf: bool = False) -> None:
         if self.draining is not None:
             self.draining.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -65,6 +65,8 @@ class SocketWriter:
             return
         with contextlib.suppress(Exception):  # the client may be gone already
             await self.ws.close(code, reason)
+        if deaf:
+            uvicorn.stop_reading(self.raw_send)
 
     def too_slow(self) -> None:
         """Close a client that fell behind or stopped reading; it resumes from the database."""

@@ -312,7 +312,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
                 break
             if not inbound.take():
                 rate = settings.ws_frames_per_second
-                conn.close_with(CLOSE_POLICY, f"too many frames: at most {rate:g} a second")
+                reason = f"too many frames: at most {rate:g} a second"
+                conn.close_with(CLOSE_POLICY, reason, deaf=True)  # and parse no more of them
                 break
             handled += 1
             if handled % YIELD_EVERY_FRAMES == 0:

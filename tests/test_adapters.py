@@ -17,7 +17,7 @@ from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.migrations.schema_editor import SqliteSchemaEditor
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from server.adapters import tortoise as orm
 from server.adapters import uvicorn
@@ -220,7 +220,7 @@ class Probe:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Probe) -> AsyncIterator[tuple[Probe, int]]:
+async def serving(app: Any) -> AsyncIterator[tuple[Any, int]]:
     port = free_port()
     # As `dreiklang serve` runs it (server/cli.py): without compression, which would shrink
     # these frames to nothing and never fill a buffer.
@@ -289,3 +289,23 @@ async def test_aborting_a_paused_socket_resets_it_at_once_and_the_app_hears_of_i
         assert closed.value.rcvd is None, "no close frame: the buffers were thrown away"
     assert app.after_abort == ["abort: True", "send: ClientDisconnected",
                                "receive: websocket.disconnect"]  # fmt: skip
+
+
+async def test_a_closed_socket_can_stop_reading_so_a_flood_is_not_parsed() -> None:
+    heard: list[object] = []
+
+    async def deaf(scope: Any, receive: Any, send: Any) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1008, "reason": "too many frames"})
+        # uvicorn resumes reading after a close, to hear the client's close reply.
+        heard.append(uvicorn.stop_reading(send))
+        heard.append(send.__self__.transport.is_reading())
+        send.__self__.transport.close()  # not wait out the close handshake's 10 s timeout
+
+    async with serving(deaf) as (_, port):
+        ws = await connect(f"ws://127.0.0.1:{port}/", close_timeout=1)
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        assert ws.close_code == 1008
+    assert heard == [True, False], "stopped reading"

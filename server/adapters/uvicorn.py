@@ -12,8 +12,10 @@ upgrade that changes this fails loudly (the writer would still be correct, but s
 A client that stops reading leaves its socket paused for good: a close frame would wait behind
 the unsent buffer forever, and uvicorn's own keepalive close waits for that buffer to drain.
 `paused` and `abort` reach the connection behind the ASGI `send` (a bound method of uvicorn's
-protocol) to tell that state and to drop such a connection at once; tests/test_adapters.py
-checks both against a real uvicorn server.
+protocol) to tell that state and to drop such a connection at once. A client closed for
+flooding would go on flooding until the close handshake times out, and uvicorn would go on
+parsing (and dropping) every frame: `stop_reading` leaves its bytes in the kernel instead.
+tests/test_adapters.py checks each against a real uvicorn server.
 """
 
 from __future__ import annotations
@@ -93,4 +95,16 @@ def abort(send: Any) -> bool:
         with contextlib.suppress(OSError):  # already closed
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+    return True
+
+
+def stop_reading(send: Any) -> bool:
+    """Read nothing more from this connection (its close handshake then ends by timeout).
+
+    Return False when the send is not uvicorn's (nothing done)."""
+    protocol = _protocol(send)
+    if protocol is None or protocol.transport.is_closing():
+        return False
+    protocol.read_paused = False  # uvicorn's receive() must not resume reading either
+    protocol.transport.pause_reading()
     return True
