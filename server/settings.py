@@ -39,6 +39,9 @@ class Settings:
     push_service_hosts: tuple[str, ...] = ()
     push_test_endpoint_prefix: str = ""
     push_concurrency: int = 16
+    ws_write_timeout: float = 30.0  # seconds a send may wait on a client that stopped reading
+    ws_frame_burst: int = 500  # inbound frames a socket may send at once (200 subscribes + outbox)
+    ws_frames_per_second: float = 100.0  # and on average; a browser sends about one a second
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
@@ -103,6 +106,9 @@ def load_settings(env_file: str | None = None) -> Settings:
         ),
         push_test_endpoint_prefix=config("PUSH_TEST_ENDPOINT_PREFIX", default=""),
         push_concurrency=config("PUSH_CONCURRENCY", cast=int, default=16),
+        ws_write_timeout=config("WS_WRITE_TIMEOUT", cast=float, default=30.0),
+        ws_frame_burst=config("WS_FRAME_BURST", cast=int, default=500),
+        ws_frames_per_second=config("WS_FRAMES_PER_SECOND", cast=float, default=100.0),
     )
 
 

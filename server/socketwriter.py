@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from server.adapters import uvicorn
 
 OUTBOX_MAX_FRAMES = 2_000  # a client this far behind is closed and resumes from the database
+WRITE_TIMEOUT_SECONDS = 30.0  # a send held this long by a client that does not read: closed
 CLOSE_TOO_SLOW = 4008  # the client fell behind: reconnect and resume
 CLOSE_SIGNED_OUT = 4401  # the session ended while the socket was open
 
@@ -21,19 +22,20 @@ CLOSE_SIGNED_OUT = 4401  # the session ended while the socket was open
 class SocketWriter:
     """Frames out to one WebSocket, in order, without blocking the fan-out that calls push()."""
 
-    def __init__(self, ws: WebSocket) -> None:
+    def __init__(self, ws: WebSocket, write_timeout: float = WRITE_TIMEOUT_SECONDS) -> None:
         self.ws = ws
         self.outbox: deque[str] = deque()
         self.draining: asyncio.Future[None] | None = None  # a send in progress, or hold()
         self.gone = False
-        self.overflowed = False
         self.closing: asyncio.Task[None] | None = None
+        self.write_timeout = write_timeout
+        # The server's own ASGI send, stashed by create_app: frames skip Starlette's
+        # WebSocket state checks and the HTTP-only middleware wrappers (sessions, errors).
+        self.raw_send: Any = ws.scope.get(uvicorn.RAW_SEND_KEY)
         self.send_frame = self.make_sender()
 
     def make_sender(self) -> Any:
-        # The server's own ASGI send, stashed by create_app: frames skip Starlette's
-        # WebSocket state checks and the HTTP-only middleware wrappers (sessions, errors).
-        raw = self.ws.scope.get(uvicorn.RAW_SEND_KEY)
+        raw = self.raw_send
         if raw is None:
             return self.ws.send_text
 
@@ -42,27 +44,40 @@ class SocketWriter:
 
         return send
 
-    def close_with(self, code: int, reason: str) -> None:
-        """Close the socket now: not one more frame goes out on it, a stuck send is dropped."""
+    def close_with(self, code: int, reason: str, deaf: bool = False) -> None:
+        """Close the socket now: not one more frame goes out on it, a stuck send is dropped,
+        and what it queued is released at once. `deaf`: read nothing more from it either."""
         if self.gone:
             return
         self.gone = True
-        self.closing = asyncio.get_running_loop().create_task(self._close(code, reason))
+        self.outbox.clear()
+        self.closing = asyncio.get_running_loop().create_task(self._close(code, reason, deaf))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, deaf: bool = False) -> None:
         if self.draining is not None:
             self.draining.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.draining
+        if uvicorn.paused(self.raw_send):
+            # The client does not read: a close frame would wait behind the unsent buffer for
+            # good. Drop the connection; the client resumes from its cursor when it returns.
+            uvicorn.abort(self.raw_send)
+            return
         with contextlib.suppress(Exception):  # the client may be gone already
             await self.ws.close(code, reason)
+        if deaf:
+            uvicorn.stop_reading(self.raw_send)
+
+    def too_slow(self) -> None:
+        """Close a client that fell behind or stopped reading; it resumes from the database."""
+        self.close_with(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
 
     def push(self, frame: str) -> None:
         if self.gone:
             return
         if self.draining is not None:
             if len(self.outbox) >= OUTBOX_MAX_FRAMES:
-                self.overflowed = True
+                self.too_slow()
             else:
                 self.outbox.append(frame)
             return
@@ -71,10 +86,17 @@ class SocketWriter:
         try:
             rest = uvicorn.start(self.send_frame(frame))
         except Exception:
-            self.gone = True
+            self.broken()
             return
         if rest is not None:
             self.draining = asyncio.get_running_loop().create_task(self.drain(rest))
+
+    def broken(self) -> None:
+        """Give up on a socket whose send failed (e.g. closed by uvicorn's keepalive while
+        its buffer cannot drain): drop the connection so the endpoint releases it."""
+        self.gone = True
+        self.outbox.clear()
+        uvicorn.abort(self.raw_send)
 
     def hold(self) -> None:
         """Keep frames in the outbox until open_with sends the first (before accept)."""
@@ -92,17 +114,22 @@ class SocketWriter:
             self.push(frame)
 
     async def drain(self, pending: Awaitable[Any]) -> None:
-        """Finish the suspended send, then the outbox; close a client that cannot keep up."""
+        """Finish the suspended send, then the outbox, each send as far as it goes at once."""
         try:
-            await pending
+            await self.blocked(pending)
             while self.outbox:
-                if self.overflowed:
-                    self.outbox.clear()
-                    await self.ws.close(CLOSE_TOO_SLOW, "too slow: reconnect and resume")
-                    self.gone = True
-                    return
-                await self.send_frame(self.outbox.popleft())
+                rest = uvicorn.start(self.send_frame(self.outbox.popleft()))
+                if rest is not None:
+                    await self.blocked(rest)
         except Exception:
-            self.gone = True
+            self.broken()
         finally:
             self.draining = None
+
+    async def blocked(self, rest: Awaitable[Any]) -> None:
+        """Wait for a send that flow control holds; past write_timeout the client is closed."""
+        timer = asyncio.get_running_loop().call_later(self.write_timeout, self.too_slow)
+        try:
+            await rest
+        finally:
+            timer.cancel()

@@ -27,6 +27,7 @@ from server.publisher import Publisher
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
 from server.socketwriter import CLOSE_SIGNED_OUT, SocketWriter
+from server.tokenbucket import TokenBucket
 from server.views.common import identify
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 FRAME_MAX_BYTES = 128 * 1024
 SUBSCRIPTIONS_MAX = 200  # a phone shows one thread; a desk a few dozen
 TYPING_INTERVAL_SECONDS = 2.0  # at most one typing notice per thread and connection this often
+# Frames already received are handled without suspending: after this many in a row, let the
+# other sockets' deliveries run (a flood must not stall everyone until its backlog is done).
+YIELD_EVERY_FRAMES = 8
+CLOSE_POLICY = 1008  # the client broke a rule of the protocol: here, sending too many frames
 
 
 @dataclass(slots=True)
@@ -287,6 +292,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         fmt = "html:" + negotiate(ws.headers.get("accept-language"), user.language)
     fanout: Fanout = ws.app.state.fanout
     conn = Connection(ws, user, fmt, fanout, ws.app.state.publisher, closed_by)
+    conn.write_timeout = settings.ws_write_timeout
     conn.hold()
     try:
         # Listen before `hello`: from then on the client misses no notice, and a sign-out
@@ -300,10 +306,20 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.accept()
         conn.open_with(protocol.encode(protocol.Hello(user=user.id, staff=user.is_staff,
                                                       format=fmt)))  # fmt: skip
+        inbound = TokenBucket(settings.ws_frame_burst, settings.ws_frames_per_second)
+        handled = 0
         while not conn.gone:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
+            if not inbound.take():
+                rate = settings.ws_frames_per_second
+                reason = f"too many frames: at most {rate:g} a second"
+                conn.close_with(CLOSE_POLICY, reason, deaf=True)  # and parse no more of them
+                break
+            handled += 1
+            if handled % YIELD_EVERY_FRAMES == 0:
+                await asyncio.sleep(0)
             text = message.get("text")
             if text is None:
                 conn.error(ActionError("bad_frame", N_("send text frames (JSON), not binary")))

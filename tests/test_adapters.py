@@ -4,6 +4,7 @@ loudly when an upgrade of tortoise-orm, aiosqlite or uvicorn changes what the ho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.migrations.schema_editor import SqliteSchemaEditor
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from server.adapters import tortoise as orm
 from server.adapters import uvicorn
@@ -180,29 +182,45 @@ class Probe:
     FRAME = "x" * 64 * 1024  # a big frame fills the client's buffers quickly
     MAX_FRAMES = 4_000  # 256 MiB: far beyond any socket buffer; then the test gives up
 
-    def __init__(self) -> None:
+    def __init__(self, abort: bool = False) -> None:
+        self.abort = abort  # drop the connection once paused, instead of waiting
         self.finished_at_once = 0
         self.paused: asyncio.Event = asyncio.Event()
         self.resumed: asyncio.Event = asyncio.Event()
+        self.told_paused: list[bool] = []  # uvicorn.paused() before each send
+        self.after_abort: list[str] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
         for _ in range(self.MAX_FRAMES):
+            self.told_paused.append(uvicorn.paused(send))
             rest = uvicorn.start(send({"type": "websocket.send", "text": self.FRAME}))
             if rest is None:
                 self.finished_at_once += 1
                 continue
+            self.told_paused.append(uvicorn.paused(send))
             self.paused.set()  # flow control paused the socket: the rest needs a task
+            if self.abort:
+                await self.drop(receive, send, rest)
+                return
             await rest
             self.resumed.set()
             break
         await send({"type": "websocket.close", "code": 1000})
 
+    async def drop(self, receive: Any, send: Any, rest: Any) -> None:
+        """Abort the paused connection; record what the app hears of it afterwards."""
+        self.after_abort.append(f"abort: {uvicorn.abort(send)}")
+        try:
+            await rest
+        except Exception as err:
+            self.after_abort.append(f"send: {type(err).__name__}")
+        self.after_abort.append(f"receive: {(await receive())['type']}")
 
-@pytest.fixture
-async def probe() -> AsyncIterator[tuple[Probe, int]]:
-    app = Probe()
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[tuple[Any, int]]:
     port = free_port()
     # As `dreiklang serve` runs it (server/cli.py): without compression, which would shrink
     # these frames to nothing and never fill a buffer.
@@ -219,6 +237,18 @@ async def probe() -> AsyncIterator[tuple[Probe, int]]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[tuple[Probe, int]]:
+    async with serving(Probe()) as served:
+        yield served
+
+
+@pytest.fixture
+async def aborting_probe() -> AsyncIterator[tuple[Probe, int]]:
+    async with serving(Probe(abort=True)) as served:
+        yield served
 
 
 async def test_a_send_to_a_reading_client_finishes_at_once_and_a_paused_one_resumes(
@@ -239,3 +269,43 @@ async def test_a_send_to_a_reading_client_finishes_at_once_and_a_paused_one_resu
         reading = asyncio.create_task(read_all())  # reading again lets the paused send finish
         await asyncio.wait_for(app.resumed.wait(), 30)
         assert await asyncio.wait_for(reading, 30) == app.finished_at_once + 1, "none lost"
+        # The last send that finished at once filled the buffer past the high-water mark.
+        assert app.told_paused == [False] * app.finished_at_once + [True, True], (
+            "uvicorn.paused() tells a paused socket from a writable one"
+        )
+
+
+async def test_aborting_a_paused_socket_resets_it_at_once_and_the_app_hears_of_it(
+    aborting_probe: tuple[Probe, int],
+) -> None:
+    app, port = aborting_probe
+    async with connect(f"ws://127.0.0.1:{port}/", max_size=None, max_queue=1) as ws:
+        await asyncio.wait_for(ws.recv(), 10)
+        await asyncio.wait_for(app.paused.wait(), 30)  # the client stopped reading
+        with pytest.raises(ConnectionClosedError) as closed:
+            async with asyncio.timeout(30):
+                async for _ in ws:  # reads what the kernel got before the reset, then fails
+                    pass
+        assert closed.value.rcvd is None, "no close frame: the buffers were thrown away"
+    assert app.after_abort == ["abort: True", "send: ClientDisconnected",
+                               "receive: websocket.disconnect"]  # fmt: skip
+
+
+async def test_a_closed_socket_can_stop_reading_so_a_flood_is_not_parsed() -> None:
+    heard: list[object] = []
+
+    async def deaf(scope: Any, receive: Any, send: Any) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1008, "reason": "too many frames"})
+        # uvicorn resumes reading after a close, to hear the client's close reply.
+        heard.append(uvicorn.stop_reading(send))
+        heard.append(send.__self__.transport.is_reading())
+        send.__self__.transport.close()  # not wait out the close handshake's 10 s timeout
+
+    async with serving(deaf) as (_, port):
+        ws = await connect(f"ws://127.0.0.1:{port}/", close_timeout=1)
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+        assert ws.close_code == 1008
+    assert heard == [True, False], "stopped reading"

@@ -55,20 +55,35 @@ async def test_a_client_that_catches_up_gets_every_waiting_frame_in_order() -> N
     assert ws.closed is None and not conn.gone and conn.draining is None
 
 
-async def test_a_client_more_than_2000_frames_behind_is_closed_with_4008_to_resume() -> None:
+async def test_a_client_more_than_2000_frames_behind_is_closed_with_4008_at_once() -> None:
     ws = StalledSocket()
     conn = connection(ws)
     for n in range(1, OUTBOX_MAX_FRAMES + 3):
         conn.push(frame(n))
-    assert conn.overflowed
-    ws.gate.set()
-    assert conn.draining is not None
-    await conn.draining
+    assert conn.gone, "closed when the queue passed the bound, not after a send that never ends"
+    assert len(conn.outbox) == 0, "its queued frames are released at once"
+    assert conn.closing is not None
+    await conn.closing
     assert ws.closed is not None and ws.closed[0] == CLOSE_TOO_SLOW
-    assert ws.sent == [frame(1)], "no partial backlog: the client resumes from the database"
-    assert conn.gone
+    assert conn.draining is None, "the stuck send was dropped"
+    ws.gate.set()
     conn.push(frame(9999))
-    assert ws.sent == [frame(1)]
+    await asyncio.sleep(0)
+    assert ws.sent == [], "no partial backlog: the client resumes from the database"
+
+
+async def test_a_send_blocked_longer_than_the_write_timeout_closes_the_socket_with_4008() -> None:
+    ws = StalledSocket()
+    conn = connection(ws)
+    conn.write_timeout = 0.01
+    conn.push(frame(1))
+    conn.push(frame(2))
+    async with asyncio.timeout(10):  # the timer fires on its own: nothing else wakes the writer
+        while conn.closing is None:
+            await asyncio.sleep(0.01)
+        await conn.closing
+    assert ws.closed is not None and ws.closed[0] == CLOSE_TOO_SLOW
+    assert conn.gone and len(conn.outbox) == 0
 
 
 async def test_an_ended_session_closes_its_socket_with_4401_and_sends_nothing_more() -> None:
