@@ -16,7 +16,7 @@ from server import protocol
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.actions.sessions import EVERY_SOCKET
-from server.auth import TOKEN_SCOPE_KEY, uses_token
+from server.auth import SESSION_SCOPE_KEY, TOKEN_SCOPE_KEY, uses_token
 from server.errors import ActionError, NotFound
 from server.events.frames import OWN, replay_frames
 from server.events.registry import load_subjects
@@ -301,8 +301,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             # Thread-list notices are opt-in: a phone inside one thread needs only that thread.
             await fanout.listen("list", conn)
         await fanout.listen("user:" + user.id, conn)
+        # A sign-out, role change or deactivation published before we listened was not heard:
+        # look again, so no socket opens with rights the person has lost.
+        ws.scope.pop(SESSION_SCOPE_KEY, None)  # read the session again, not the cached one
+        again = await identify(ws)
         if conn.gone:
             return  # signed out while it opened: refused (closing before accept is a 403)
+        if again is None or again.user.role != user.role:
+            conn.sign_out()  # refused as above; a retry gets the person's current rights
+            return
         await ws.accept()
         conn.open_with(protocol.encode(protocol.Hello(user=user.id, staff=user.is_staff,
                                                       format=fmt)))  # fmt: skip

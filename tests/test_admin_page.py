@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from server.actions.accounts import create_user
 from server.actions.admin import change_role, deactivate, reactivate
@@ -198,3 +199,31 @@ def test_an_admin_finds_a_customer_by_e_mail_and_deactivates_the_account(
     r = client.post("/login", data={"email": "weber@example.org", "password": PASSWORD,
                     "csrftoken": csrf_of(client)}, follow_redirects=False)  # fmt: skip
     assert r.status_code == 403
+
+
+def test_a_role_change_while_a_socket_opens_is_not_missed(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change lands after the socket identified the person but before it listens for
+    account notices (so its notice goes unheard): the socket must not open with staff rights."""
+    from server.fanout import Fanout
+
+    jan = sign_in_as(client, "jan@nordlicht.example", Role.EMPLOYEE)
+    listen = Fanout.listen
+
+    async def demoted_meanwhile(self: Fanout, channel: str, member: Any) -> None:
+        if channel == f"user:{jan}":
+            await User.filter(id=jan).update(role=Role.CUSTOMER)  # its notice: already gone
+        await listen(self, channel, member)
+
+    monkeypatch.setattr(Fanout, "listen", demoted_meanwhile)
+    origin = {"Origin": "http://testserver"}
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/ws?format=json", headers=origin) as ws,
+    ):
+        ws.receive_json()  # would be `hello` with staff: true
+    assert refused.value.code == 4401
+    monkeypatch.setattr(Fanout, "listen", listen)
+    with client.websocket_connect("/ws?format=json", headers=origin) as ws:
+        assert ws.receive_json()["staff"] is False
