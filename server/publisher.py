@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from server.events.frames import Recorded
 from server.fanout import Fanout
+from server.hub import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class Publisher:
                 event = recorded.live()
                 try:
                     await self.fanout.publish_event(event)
+                except BrokerUnavailable as err:  # known outage: /healthz says so; no trace
+                    log.warning("event %s#%d not published: %s", event.thread, event.staff_seq, err)
                 except Exception:  # subscribers catch up from the database
                     log.exception("publishing event %s#%d failed", event.thread, event.staff_seq)
             if recorded.type.in_lists:
@@ -72,5 +75,7 @@ class Publisher:
             return
         try:
             await self.fanout.publish_frames(channel, frames)
+        except BrokerUnavailable as err:
+            log.warning("notice on %r not published: %s", channel, err)
         except Exception:
             log.exception("publishing on %r failed", channel)
