@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from server.events.frames import Recorded
 from server.fanout import Fanout
+from server.settings import DEFAULT_COMPANY
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,10 @@ class Publisher:
         fanout: Fanout | None = None,
         wake: Callable[[], None] | None = None,
         viewers: Callable[[str], set[str]] | None = None,
+        company: str = DEFAULT_COMPANY,
     ) -> None:
         self.fanout = fanout
+        self.company = company  # fragments name it (a staff badge's title)
         self._wake = wake
         # Who has a thread open, on any process (tests may say instead).
         self._viewers = viewers or (fanout.viewers if fanout is not None else None)
@@ -54,7 +57,7 @@ class Publisher:
         """Publish what a committed transaction recorded, in order."""
         for recorded in change.events:
             if self.fanout is not None:
-                event = recorded.live()
+                event = recorded.live(self.company)
                 try:
                     await self.fanout.publish_event(event)
                 except Exception:  # subscribers catch up from the database

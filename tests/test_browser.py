@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from server.demo import DEMO_COMPANY
 from tests.conftest import DEMO_PASSWORD, ROOT
 from tests.live import NEVER_SIGNED_IN, TIMEOUT_MS, LiveServer, SignedInDemo
 
@@ -79,7 +80,7 @@ RECORDER = """
 @pytest.fixture
 def server(signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[LiveServer]:
     """A real server on a fresh SQLite copy of the demo (the flows don't depend on the DB)."""
-    with signed_in_demo.server(tmp_path) as s:
+    with signed_in_demo.server(tmp_path, COMPANY_NAME=DEMO_COMPANY) as s:
         yield s
 
 
@@ -322,9 +323,10 @@ def test_an_edit_and_a_delete_through_the_htmx_forms_show_live_on_the_other_scre
     mine = message(author, original)
     msg_id = mine.get_attribute("id")
     assert msg_id and msg_id.startswith("msg-")
-    # Only the author gets the edit and delete buttons.
-    expect(other.locator(f"#{msg_id} .actions")).to_be_hidden()
+    # Only the author gets the menu with the edit and delete buttons.
+    expect(other.locator(f"#{msg_id} .msg-actions")).to_be_hidden()
 
+    mine.get_by_role("button", name="Message actions").click()
     mine.get_by_role("button", name="Edit").click()
     form = author.locator(f"#{msg_id}.editing form")
     expect(form.locator("textarea")).to_have_value(original + " Vielen Dank!")
@@ -339,6 +341,7 @@ def test_an_edit_and_a_delete_through_the_htmx_forms_show_live_on_the_other_scre
     expect(author.locator(f"#{msg_id} .edited")).to_have_text("edited")
 
     author.once("dialog", lambda dialog: dialog.accept())
+    author.locator(f"#{msg_id}").get_by_role("button", name="Message actions").click()
     author.locator(f"#{msg_id}").get_by_role("button", name="Delete").click()
     for page in (author, other):
         gone = page.locator(f"#{msg_id}")

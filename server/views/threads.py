@@ -22,9 +22,16 @@ from server.queries import (
     thread_row,
     thread_rows,
 )
+from server.templating import Viewpoint
 from server.views.common import is_htmx, language_of, page, publisher_of, signed_in
 
 MESSAGES_PER_PAGE = 50
+
+
+def viewpoint(request: Request, user: User) -> Viewpoint:
+    """Render fragments for this viewer: their controls only, staff controls only for staff."""
+    company: str = request.app.state.settings.company
+    return Viewpoint(language_of(request, user), user.is_staff, user.id, company)
 
 
 async def home(request: Request) -> Response:
@@ -68,12 +75,12 @@ async def thread_page(request: Request, user: User) -> Response:
     found = await latest_messages(user, thread, MESSAGES_PER_PAGE)
     row = await thread_row(user, thread)
     await mark_read(publisher_of(request), user, thread)
-    lang = language_of(request, user)
+    view = viewpoint(request, user)
     # The page shows each message and the header as their live events do (one fragment each).
     return page(
         request, user, "thread.html", thread=thread, seq=row.seq,
-        head=threads.UPDATED.html(thread, lang),
-        messages=[messages.CREATED.html(m, lang) for m in found],
+        head=threads.UPDATED.html(thread, view),
+        messages=[messages.CREATED.html(m, view) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
         follow=await follow_state(user, thread.id),
     )  # fmt: skip
@@ -81,7 +88,7 @@ async def thread_page(request: Request, user: User) -> Response:
 
 def _message_answer(request: Request, user: User, msg: object, url: str) -> Response:
     if is_htmx(request):
-        return page(request, user, "_message.html", m=msg)
+        return page(request, user, "_message.html", m=msg, view=viewpoint(request, user))
     return RedirectResponse(url, status_code=303)
 
 
@@ -104,7 +111,8 @@ async def change_thread(request: Request, user: User) -> Response:
         form.get("status"),
     )  # fmt: skip
     if is_htmx(request):
-        return page(request, user, "_thread_head.html", thread=thread)
+        view = viewpoint(request, user)
+        return page(request, user, "_thread_head.html", thread=thread, view=view)
     return RedirectResponse(f"/threads/{thread.id}", status_code=303)
 
 
@@ -121,7 +129,7 @@ async def show_message(request: Request, user: User) -> Response:
     msg = await message_for(user, request.path_params["message_id"])
     if msg is None:
         raise NotFound(N_("message not found"))
-    return page(request, user, "_message.html", m=msg)
+    return page(request, user, "_message.html", m=msg, view=viewpoint(request, user))
 
 
 @signed_in
