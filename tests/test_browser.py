@@ -39,6 +39,7 @@ TABLET_DE_DARK: dict[str, Any] = {
     "color_scheme": "dark",
 }
 TABLET_EN_DARK: dict[str, Any] = {**TABLET_DE_DARK, "locale": "en-GB"}
+DESK: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
 
 WEBER = "weber@example.org"
 TOM = "tom@example.org"
@@ -596,6 +597,11 @@ def test_screenshots_of_the_main_screens_on_a_phone_and_a_tablet(screens: Screen
     expect(tablet.locator(".staff-note")).to_be_in_viewport()
     tablet.screenshot(path=SCREENSHOTS / "tablet-thread-dark.png")
 
+    desk = screens.open(JAN, DESK)  # the list beside the open thread
+    open_thread(desk, tid)
+    expect(desk.locator(".side-list")).to_be_visible()
+    desk.screenshot(path=SCREENSHOTS / "desk-thread.png")
+
     german = screens.open(JAN, TABLET_DE_DARK)
     expect(german.locator("html")).to_have_attribute("lang", "de")
     german.screenshot(path=SCREENSHOTS / "tablet-threads-de.png")
@@ -617,7 +623,7 @@ def test_screenshots_of_the_main_screens_on_a_phone_and_a_tablet(screens: Screen
     newest_message_on_screen(narrow)
 
     for name in ("phone-login", "phone-threads", "phone-new-thread", "phone-thread",
-                 "tablet-thread-dark", "tablet-threads-de"):  # fmt: skip
+                 "tablet-thread-dark", "tablet-threads-de", "desk-thread"):  # fmt: skip
         png = SCREENSHOTS / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.stat().st_size < 400_000, f"{png.name} is too large for the README"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -42,7 +43,14 @@ async def home(request: Request) -> Response:
 async def thread_list(request: Request, user: User) -> Response:
     rows = await thread_rows(user)
     template = "_thread_list.html" if is_htmx(request) else "threads.html"
-    return page(request, user, template, rows=rows)
+    return page(request, user, template, rows=rows, current=_open_thread(request))
+
+
+def _open_thread(request: Request) -> str | None:
+    """The thread open beside a list refreshed by htmx (a desk shows both), to mark it."""
+    path = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    prefix, _, thread_id = path.rpartition("/")
+    return thread_id if prefix == "/threads" and thread_id not in ("", "new") else None
 
 
 @signed_in
@@ -75,6 +83,7 @@ async def thread_page(request: Request, user: User) -> Response:
     found = await latest_messages(user, thread, MESSAGES_PER_PAGE)
     row = await thread_row(user, thread)
     await mark_read(publisher_of(request), user, thread)
+    rows = await thread_rows(user)  # after the read mark: this thread shows no unread count
     view = viewpoint(request, user)
     # The page shows each message and the header as their live events do (one fragment each).
     return page(
@@ -82,7 +91,7 @@ async def thread_page(request: Request, user: User) -> Response:
         head=threads.UPDATED.html(thread, view),
         messages=[messages.CREATED.html(m, view) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
-        follow=await follow_state(user, thread.id),
+        follow=await follow_state(user, thread.id), rows=rows, current=thread.id,
     )  # fmt: skip
 
 
