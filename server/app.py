@@ -65,7 +65,9 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        fanout = make_fanout(settings.broker_url)  # a bad BROKER_URL fails before opening anything
+        fanout = make_fanout(
+            settings.broker_url, settings.company
+        )  # a bad BROKER_URL fails before opening anything
         templating.warm()
         await open_database(settings)
         try:
@@ -81,7 +83,9 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         worker = (
             await push.start_worker(settings, app.state.vapid) if settings.push_enabled else None
         )
-        app.state.publisher = Publisher(fanout, worker.wake if worker else None)
+        app.state.publisher = Publisher(
+            fanout, worker.wake if worker else None, company=settings.company
+        )
         try:
             yield
         finally:

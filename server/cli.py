@@ -144,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         asyncio.run(_demo(settings))
-        return 0 if args.no_serve else _serve(settings, args.host, args.port)
+        from server.demo import demo_settings
+
+        return 0 if args.no_serve else _serve(demo_settings(settings), args.host, args.port)
     if args.command == "push-worker":
         return _push_worker(settings, args.wake_pipe)
     if args.command == "user" and args.user_command == "add":

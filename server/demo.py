@@ -9,7 +9,9 @@ from server.actions.threads import start_thread, update_thread
 from server.models import Role, User
 from server.publisher import Publisher
 from server.queries import thread_by_id, user_by_email
+from server.settings import Settings
 
+DEMO_COMPANY = "Stadtwerke Nordlicht"
 DEMO_PASSWORD = "nordlicht-demo"  # noqa: S105 - printed on purpose: it is the demo's sign-in
 
 PEOPLE = [
@@ -129,6 +131,11 @@ THREADS: list[tuple[str, str, str, str, list[tuple[str, str]], str | None]] = [
 ]
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """Serve the demo under its company's name, unless COMPANY_NAME names another."""
+    return settings if settings.company_name else settings.with_overrides(company_name=DEMO_COMPANY)
+
+
 async def load_demo(publisher: Publisher | None = None) -> list[str]:
     """Create the demo company unless it exists; return how to sign in as each role."""
     live = publisher or Publisher()  # no server running: nothing is live yet
@@ -150,7 +157,7 @@ async def load_demo(publisher: Publisher | None = None) -> list[str]:
             current = await thread_by_id(thread.id)
             assert current is not None
             await mark_read(live, people[author], current)
-    lines = ["Demo company 'Stadtwerke Nordlicht' is ready. Sign in with password "
+    lines = [f"Demo company {DEMO_COMPANY!r} is ready. Sign in with password "
              f"{DEMO_PASSWORD!r} as:"]  # fmt: skip
     for key, email, name, role, team in PEOPLE:
         if key in ("admin", "jan", "mira", "aylin", "weber", "tom"):

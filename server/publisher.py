@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from server.events.frames import Recorded
 from server.fanout import Fanout
 from server.hub import BrokerUnavailable
+from server.settings import DEFAULT_COMPANY
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ class Publisher:
         fanout: Fanout | None = None,
         wake: Callable[[], None] | None = None,
         viewers: Callable[[str], set[str]] | None = None,
+        company: str = DEFAULT_COMPANY,
     ) -> None:
         self.fanout = fanout
+        self.company = company  # fragments name it (a staff badge's title)
         self._wake = wake
         # Who has a thread open, on any process (tests may say instead).
         self._viewers = viewers or (fanout.viewers if fanout is not None else None)
@@ -55,7 +58,7 @@ class Publisher:
         """Publish what a committed transaction recorded, in order."""
         for recorded in change.events:
             if self.fanout is not None:
-                event = recorded.live()
+                event = recorded.live(self.company)
                 try:
                     await self.fanout.publish_event(event)
                 except BrokerUnavailable as err:  # known outage: /healthz says so; no trace

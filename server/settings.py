@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,6 +12,9 @@ from starlette.config import Config
 from starlette.datastructures import CommaSeparatedStrings, Secret
 
 DEFAULT_DATA_DIR = Path("data")
+DEFAULT_COMPANY = "Dreiklang"  # neutral; `dreiklang demo` names its demo company instead
+HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+MIN_CONTRAST = 4.5  # WCAG AA for text: links and button labels are drawn in this colour
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,19 @@ class Settings:
     ws_write_timeout: float = 30.0  # seconds a send may wait on a client that stopped reading
     ws_frame_burst: int = 500  # inbound frames a socket may send at once (200 subscribes + outbox)
     ws_frames_per_second: float = 100.0  # and on average; a browser sends about one a second
+    company_name: str = ""  # "" = not set: DEFAULT_COMPANY
+    company_logo_url: str = ""
+    company_color: str = ""  # "" = not set: THEME_COLOR
+
+    @property
+    def company(self) -> str:
+        """The name of the company whose customers and staff talk here."""
+        return self.company_name or DEFAULT_COMPANY
+
+    @property
+    def accent_color(self) -> str:
+        """The company's colour: links, buttons and the browser's theme colour."""
+        return self.company_color or self.theme_color
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
@@ -109,7 +126,44 @@ def load_settings(env_file: str | None = None) -> Settings:
         ws_write_timeout=config("WS_WRITE_TIMEOUT", cast=float, default=30.0),
         ws_frame_burst=config("WS_FRAME_BURST", cast=int, default=500),
         ws_frames_per_second=config("WS_FRAMES_PER_SECOND", cast=float, default=100.0),
+        company_name=config("COMPANY_NAME", default="").strip(),
+        company_logo_url=company_logo(config("COMPANY_LOGO_URL", default="")),
+        company_color=company_colour(config("COMPANY_COLOR", default="")),
     )
+
+
+def company_colour(value: str) -> str:
+    """Check a company colour: #rgb or #rrggbb, dark enough for text on white ("" = unset)."""
+    value = value.strip()
+    if not value:
+        return ""
+    if not HEX_COLOUR.fullmatch(value):
+        raise ValueError(f"COMPANY_COLOR must be a colour like #1f6f5c, not {value!r}")
+    contrast = 1.05 / (relative_luminance(value) + 0.05)
+    if contrast < MIN_CONTRAST:
+        raise ValueError(
+            f"COMPANY_COLOR {value!r} is too light for text on white "
+            f"(contrast {contrast:.1f}:1, needs {MIN_CONTRAST}:1): choose a darker shade"
+        )
+    return value.lower()
+
+
+def company_logo(value: str) -> str:
+    """Check a logo's address: a path on this server or an http(s) URL ("" = none)."""
+    value = value.strip()
+    if value and not value.startswith(("/", "https://", "http://")):
+        raise ValueError(f"COMPANY_LOGO_URL must start with /, https:// or http://: {value!r}")
+    return value
+
+
+def relative_luminance(hex_colour: str) -> float:
+    """Return a #rgb/#rrggbb colour's relative luminance (WCAG 2)."""
+    digits = hex_colour[1:]
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    channels = [int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def persisted_secret(data_dir: Path) -> str:

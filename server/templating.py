@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -11,8 +12,26 @@ import jinja2
 
 from server.assets import static_url
 from server.i18n import LANGUAGES, gettext_for
+from server.settings import DEFAULT_COMPANY
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "web" / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewpoint:
+    """Whom a fragment is rendered for. Staff controls are rendered only for staff; a viewer's
+    own controls (edit their message, change their thread's status) for `me`, or for everyone
+    when `me` is None: one fragment shared by many, where the browser shows them to the author
+    alone (`[data-author=<me>] .own`)."""
+
+    language: str
+    staff: bool = False
+    me: str | None = None
+    company: str = DEFAULT_COMPANY
+
+    def owns(self, author_id: str) -> bool:
+        """Tell whether the fragment carries the own controls of something by this author."""
+        return self.me is None or self.me == author_id
 
 
 def _isotime(value: datetime | None) -> str:

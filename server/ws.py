@@ -182,7 +182,9 @@ class Connection(SocketWriter):
             assert since is not None
             sub.cursor = since
             subjects = await load_subjects(thread, rows)
-            for seq, text in replay_frames(self.user, thread, rows, subjects, self.fmt):
+            for seq, text in replay_frames(
+                self.user, thread, rows, subjects, self.fmt, self.publisher.company
+            ):
                 self.push(text)
                 if seq is not None:
                     sub.cursor = seq

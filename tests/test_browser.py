@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from server.demo import DEMO_COMPANY
 from tests.conftest import DEMO_PASSWORD, ROOT
 from tests.live import NEVER_SIGNED_IN, TIMEOUT_MS, LiveServer, SignedInDemo
 
@@ -38,6 +39,7 @@ TABLET_DE_DARK: dict[str, Any] = {
     "color_scheme": "dark",
 }
 TABLET_EN_DARK: dict[str, Any] = {**TABLET_DE_DARK, "locale": "en-GB"}
+DESK: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
 
 WEBER = "weber@example.org"
 TOM = "tom@example.org"
@@ -79,7 +81,7 @@ RECORDER = """
 @pytest.fixture
 def server(signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[LiveServer]:
     """A real server on a fresh SQLite copy of the demo (the flows don't depend on the DB)."""
-    with signed_in_demo.server(tmp_path) as s:
+    with signed_in_demo.server(tmp_path, COMPANY_NAME=DEMO_COMPANY) as s:
         yield s
 
 
@@ -322,9 +324,10 @@ def test_an_edit_and_a_delete_through_the_htmx_forms_show_live_on_the_other_scre
     mine = message(author, original)
     msg_id = mine.get_attribute("id")
     assert msg_id and msg_id.startswith("msg-")
-    # Only the author gets the edit and delete buttons.
-    expect(other.locator(f"#{msg_id} .actions")).to_be_hidden()
+    # Only the author gets the menu with the edit and delete buttons.
+    expect(other.locator(f"#{msg_id} .msg-actions")).to_be_hidden()
 
+    mine.get_by_role("button", name="Message actions").click()
     mine.get_by_role("button", name="Edit").click()
     form = author.locator(f"#{msg_id}.editing form")
     expect(form.locator("textarea")).to_have_value(original + " Vielen Dank!")
@@ -339,6 +342,7 @@ def test_an_edit_and_a_delete_through_the_htmx_forms_show_live_on_the_other_scre
     expect(author.locator(f"#{msg_id} .edited")).to_have_text("edited")
 
     author.once("dialog", lambda dialog: dialog.accept())
+    author.locator(f"#{msg_id}").get_by_role("button", name="Message actions").click()
     author.locator(f"#{msg_id}").get_by_role("button", name="Delete").click()
     for page in (author, other):
         gone = page.locator(f"#{msg_id}")
@@ -593,6 +597,11 @@ def test_screenshots_of_the_main_screens_on_a_phone_and_a_tablet(screens: Screen
     expect(tablet.locator(".staff-note")).to_be_in_viewport()
     tablet.screenshot(path=SCREENSHOTS / "tablet-thread-dark.png")
 
+    desk = screens.open(JAN, DESK)  # the list beside the open thread
+    open_thread(desk, tid)
+    expect(desk.locator(".side-list")).to_be_visible()
+    desk.screenshot(path=SCREENSHOTS / "desk-thread.png")
+
     german = screens.open(JAN, TABLET_DE_DARK)
     expect(german.locator("html")).to_have_attribute("lang", "de")
     german.screenshot(path=SCREENSHOTS / "tablet-threads-de.png")
@@ -614,7 +623,7 @@ def test_screenshots_of_the_main_screens_on_a_phone_and_a_tablet(screens: Screen
     newest_message_on_screen(narrow)
 
     for name in ("phone-login", "phone-threads", "phone-new-thread", "phone-thread",
-                 "tablet-thread-dark", "tablet-threads-de"):  # fmt: skip
+                 "tablet-thread-dark", "tablet-threads-de", "desk-thread"):  # fmt: skip
         png = SCREENSHOTS / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.stat().st_size < 400_000, f"{png.name} is too large for the README"

@@ -21,6 +21,7 @@ from server.events.registry import EventType, Registry
 from server.models import Audience, Message, Role, Thread
 from server.publisher import Change, Publisher
 from server.queries import message_by_client_id, thread_by_id, user_by_email
+from server.templating import Viewpoint
 from server.txscript import run_transaction
 from tests.conftest import PASSWORD
 
@@ -82,7 +83,8 @@ async def test_every_event_types_frames_carry_its_declared_shape(
             assert body == expected
             msgspec.convert(body, type=type(event_type.payload(subject)))  # its declared shape
         else:
-            assert frame["html"] == event_type.html(subject, key.split(":", 1)[1][5:])
+            view = Viewpoint(key.split(":", 1)[1][5:], staff=key.startswith("staff:"))
+            assert frame["html"] == event_type.html(subject, view)
 
 
 # -- a rule that names one more person besides staff -----------------------------------------

@@ -588,7 +588,8 @@ def test_signing_out_forgets_the_saved_pages_and_the_outbox(devices: Devices) ->
     expect(customer.locator("#messages > li.failed")).to_have_count(1)
     wait_outbox(customer, 1)
 
-    customer.get_by_role("button", name="Sign out").click()
+    customer.goto("/settings")  # sign-out lives in Settings
+    customer.get_by_role("button", name="Sign out on this device").click()
     customer.wait_for_url("**/login")
     assert customer.evaluate(SAVED_PAGES) == []
     assert customer.evaluate(OUTBOX) == []

@@ -19,6 +19,8 @@ from server.fanout import LiveEvent
 from server.i18n import LANGUAGES
 from server.models import Audience, Event, Thread, User, Visibility
 from server.protocol import EVENT_TYPE, Activity, encode
+from server.settings import DEFAULT_COMPANY
+from server.templating import Viewpoint
 
 FORMATS = ("json",) + tuple(f"html:{lang}" for lang in LANGUAGES)
 OWN = "own"  # the view of the person a rule names besides staff
@@ -34,9 +36,16 @@ def views_for(thread: Thread, audience: Audience) -> tuple[Audience, ...]:
 
 
 def event_frame(
-    event_type: EventType[Any], thread_id: str, seq: int | None, fmt: str, subject: Any
+    event_type: EventType[Any],
+    thread_id: str,
+    seq: int | None,
+    fmt: str,
+    subject: Any,
+    staff: bool = False,
+    company: str = DEFAULT_COMPANY,
 ) -> str:
-    """Build one event frame in one format (seq None: outside the viewer's numbering)."""
+    """Build one event frame in one format for staff or not (seq None: outside the viewer's
+    numbering). Its fragment is shared by everyone of that view: it names no viewer."""
     head: dict[str, Any] = {"type": EVENT_TYPE, "thread": thread_id, "seq": seq,
                             "name": event_type.name}  # fmt: skip
     if fmt == "json":
@@ -45,7 +54,7 @@ def event_frame(
             return _encoder.encode(head).decode()
         return _encoder.encode(head)[:-1].decode() + "," + body[1:].decode()
     head.update(event_type.refs(subject))
-    head["html"] = event_type.html(subject, fmt[5:])
+    head["html"] = event_type.html(subject, Viewpoint(fmt[5:], staff=staff, company=company))
     return _encoder.encode(head).decode()
 
 
@@ -61,7 +70,7 @@ class Recorded:
     public_seq: int | None
     also: str | None  # a person who sees it besides staff, unnumbered
 
-    def live(self) -> LiveEvent:
+    def live(self, company: str = DEFAULT_COMPANY) -> LiveEvent:
         """Render the event once per view and format, for the broker."""
         return LiveEvent(
             self.thread.id,
@@ -75,6 +84,7 @@ class Recorded:
                 self.public_seq,
                 self.subject,
                 self.also,
+                company,
             ),  # fmt: skip
             self.also,
         )
@@ -92,15 +102,25 @@ def live_frames(
     public_seq: int | None,
     subject: Any,
     also: str | None = None,
+    company: str = DEFAULT_COMPANY,
 ) -> dict[str, str]:
-    """Build every frame of an event: each view that may see it, each format once."""
+    """Build every frame of an event: each view that may see it, each format once (twice for a
+    fragment with staff controls: staff get theirs, nobody else receives them)."""
     frames: dict[str, str] = {}
+    views = views_for(thread, audience)
     for fmt in FORMATS:
-        # The fragment is the same for every view: render it once, number it per view.
-        once = event_frame(event_type, thread.id, -1, fmt, subject)
-        for view in views_for(thread, audience):
+        # Render the fragment once (once per role if it has staff controls), number it per view.
+        apart = event_type.by_role and fmt != "json"
+        staff_once = event_frame(event_type, thread.id, -1, fmt, subject, True, company)
+        once = (
+            event_frame(event_type, thread.id, -1, fmt, subject, False, company)
+            if apart and (Audience.ALL in views or also is not None)
+            else staff_once
+        )
+        for view in views:
             seq = staff_seq if view == Audience.STAFF else public_seq
-            frames[f"{view.value}:{fmt}"] = once.replace(',"seq":-1,', f',"seq":{seq},', 1)
+            frame = staff_once if view == Audience.STAFF else once
+            frames[f"{view.value}:{fmt}"] = frame.replace(',"seq":-1,', f',"seq":{seq},', 1)
         if also is not None:
             frames[f"{OWN}:{fmt}"] = once.replace(',"seq":-1,', ',"seq":null,', 1)
     return frames
@@ -117,14 +137,17 @@ def number_for(viewer: User, row: Event) -> tuple[bool, int | None]:
 
 
 def replay_frames(viewer: User, thread: Thread, rows: list[Event], subjects: list[Any],
-                  fmt: str) -> list[tuple[int | None, str]]:  # fmt: skip
+                  fmt: str, company: str = DEFAULT_COMPANY,
+                  ) -> list[tuple[int | None, str]]:  # fmt: skip
     """Build the frames of stored events for one viewer: (their number or None, frame)."""
     out: list[tuple[int | None, str]] = []
     for row, subject in zip(rows, subjects, strict=True):
         visible, seq = number_for(viewer, row)
         if not visible or subject is None or row.name not in EVENTS.types:
             continue
-        out.append((seq, event_frame(EVENTS[row.name], thread.id, seq, fmt, subject)))
+        frame = event_frame(EVENTS[row.name], thread.id, seq, fmt, subject, viewer.is_staff,
+                            company)  # fmt: skip
+        out.append((seq, frame))
     return out
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from server import payloads
 from server.events.registry import EVENTS, EventType, Rule
 from server.models import Audience, Event, Message, Thread
-from server.templating import render
+from server.templating import Viewpoint, render
 
 
 class MessageEvent(payloads.Out):
@@ -22,9 +22,9 @@ def payload(msg: Message) -> MessageEvent:
     return MessageEvent(msg.id, msg.client_id, payloads.message_of(msg))
 
 
-def html(msg: Message, language: str) -> str:
+def html(msg: Message, view: Viewpoint) -> str:
     """The message as the thread shows it: the page, the POST answer and live events alike."""
-    return render(language, "_message.html", m=msg)
+    return render(view.language, "_message.html", m=msg, view=view)
 
 
 def refs(msg: Message) -> dict[str, str]:

@@ -8,7 +8,9 @@ An entry says everything the rest of the system needs to know about the event:
   customers count only events for everyone, staff count all (see docs/protocol.md), and a
   person the rule names besides staff gets the event unnumbered;
 - `payload` — its fields in JSON mode, a typed Struct (server/payloads.py);
-- `html` — its fragment in HTML mode, per language;
+- `html` — its fragment in HTML mode, per `Viewpoint` (language, staff or not, company);
+- `by_role` — its fragment carries staff controls: staff and everyone else get their own
+  renderings (else one fragment serves both, which is cheaper);
 - `refs` — fields both modes carry (a message's `id` and `client_id`);
 - `load` — how to load what it is about for replay and gap filling;
 - `in_lists` — thread lists hear of it (an `activity` notice: unread counts, order).
@@ -26,6 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from server.models import Audience, Event, Thread
 from server.payloads import Out
+from server.templating import Viewpoint
 
 S = TypeVar("S")  # what an event is about: a Message, a Thread, …
 Loader = Callable[[Thread, Sequence[Event]], Awaitable[list[Any]]]
@@ -56,11 +59,12 @@ class EventType(Generic[S]):
     summary: str  # one line for docs/protocol.md
     visible: Rule[S]
     payload: Callable[[S], Out]
-    html: Callable[[S, str], str]  # (subject, language) -> fragment
+    html: Callable[[S, Viewpoint], str]  # (subject, whom it is for) -> fragment
     load: Loader
     refs: Callable[[S], dict[str, str]] = no_refs
     message_id: Callable[[S], str | None] = field(default=lambda subject: None)
     in_lists: bool = False
+    by_role: bool = False  # the fragment shows staff controls: staff get a rendering of theirs
 
 
 class Registry:

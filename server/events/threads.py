@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from server import payloads
 from server.events.registry import EVENTS, EVERYONE, EventType
 from server.models import Event, Thread
-from server.templating import render
+from server.templating import Viewpoint, render
 
 
 class ThreadEvent(payloads.Out):
@@ -20,8 +20,9 @@ def payload(thread: Thread) -> ThreadEvent:
     return ThreadEvent(payloads.thread_data_of(thread))
 
 
-def html(thread: Thread, language: str) -> str:
-    return render(language, "_thread_head.html", thread=thread)
+def html(thread: Thread, view: Viewpoint) -> str:
+    """The thread's header: the status form is the author's own control, or staff's."""
+    return render(view.language, "_thread_head.html", thread=thread, view=view)
 
 
 async def load(thread: Thread, rows: Sequence[Event]) -> list[Thread]:
@@ -38,5 +39,6 @@ UPDATED = EVENTS.add(
         html=html,
         load=load,
         in_lists=True,  # thread lists show the new title and status chip
+        by_role=True,  # staff get the status form; customers only on their own thread
     )
 )

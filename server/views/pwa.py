@@ -18,12 +18,13 @@ def manifest_data(settings: Settings) -> dict[str, object]:
         "id": "/",
         "name": settings.app_name,
         "short_name": settings.app_short_name,
-        "description": "Questions, ideas and answers: customers and staff in one conversation.",
+        "description": f"Questions, ideas and answers: customers and staff of {settings.company} "
+        "in one conversation.",
         "start_url": "/threads",
         "scope": "/",
         "display": "standalone",
         "orientation": "any",
-        "theme_color": settings.theme_color,
+        "theme_color": settings.accent_color,
         "background_color": settings.background_color,
         "icons": [
             {"src": static_url("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,9 +23,16 @@ from server.queries import (
     thread_row,
     thread_rows,
 )
+from server.templating import Viewpoint
 from server.views.common import is_htmx, language_of, page, publisher_of, signed_in
 
 MESSAGES_PER_PAGE = 50
+
+
+def viewpoint(request: Request, user: User) -> Viewpoint:
+    """Render fragments for this viewer: their controls only, staff controls only for staff."""
+    company: str = request.app.state.settings.company
+    return Viewpoint(language_of(request, user), user.is_staff, user.id, company)
 
 
 async def home(request: Request) -> Response:
@@ -35,7 +43,14 @@ async def home(request: Request) -> Response:
 async def thread_list(request: Request, user: User) -> Response:
     rows = await thread_rows(user)
     template = "_thread_list.html" if is_htmx(request) else "threads.html"
-    return page(request, user, template, rows=rows)
+    return page(request, user, template, rows=rows, current=_open_thread(request))
+
+
+def _open_thread(request: Request) -> str | None:
+    """The thread open beside a list refreshed by htmx (a desk shows both), to mark it."""
+    path = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    prefix, _, thread_id = path.rpartition("/")
+    return thread_id if prefix == "/threads" and thread_id not in ("", "new") else None
 
 
 @signed_in
@@ -68,20 +83,21 @@ async def thread_page(request: Request, user: User) -> Response:
     found = await latest_messages(user, thread, MESSAGES_PER_PAGE)
     row = await thread_row(user, thread)
     await mark_read(publisher_of(request), user, thread)
-    lang = language_of(request, user)
+    rows = await thread_rows(user)  # after the read mark: this thread shows no unread count
+    view = viewpoint(request, user)
     # The page shows each message and the header as their live events do (one fragment each).
     return page(
         request, user, "thread.html", thread=thread, seq=row.seq,
-        head=threads.UPDATED.html(thread, lang),
-        messages=[messages.CREATED.html(m, lang) for m in found],
+        head=threads.UPDATED.html(thread, view),
+        messages=[messages.CREATED.html(m, view) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
-        follow=await follow_state(user, thread.id),
+        follow=await follow_state(user, thread.id), rows=rows, current=thread.id,
     )  # fmt: skip
 
 
 def _message_answer(request: Request, user: User, msg: object, url: str) -> Response:
     if is_htmx(request):
-        return page(request, user, "_message.html", m=msg)
+        return page(request, user, "_message.html", m=msg, view=viewpoint(request, user))
     return RedirectResponse(url, status_code=303)
 
 
@@ -104,7 +120,8 @@ async def change_thread(request: Request, user: User) -> Response:
         form.get("status"),
     )  # fmt: skip
     if is_htmx(request):
-        return page(request, user, "_thread_head.html", thread=thread)
+        view = viewpoint(request, user)
+        return page(request, user, "_thread_head.html", thread=thread, view=view)
     return RedirectResponse(f"/threads/{thread.id}", status_code=303)
 
 
@@ -121,7 +138,7 @@ async def show_message(request: Request, user: User) -> Response:
     msg = await message_for(user, request.path_params["message_id"])
     if msg is None:
         raise NotFound(N_("message not found"))
-    return page(request, user, "_message.html", m=msg)
+    return page(request, user, "_message.html", m=msg, view=viewpoint(request, user))
 
 
 @signed_in

@@ -1,5 +1,6 @@
-// Dreiklang as an installed app: service worker, install prompt, iOS hint, app badge, and
-// forgetting the user's saved pages on sign-out (shared tablets).
+// Dreiklang as an installed app: service worker, install prompt, iOS hint, app badge,
+// forgetting the user's saved pages on sign-out (shared tablets), and the "⋯" menus of
+// one's own messages.
 /* global Outbox */
 (() => {
   "use strict";
@@ -80,11 +81,45 @@
     });
   }
 
+  // A message's "⋯" button shows or hides its actions (a disclosure: aria-expanded says which).
+  // Listening on the document covers messages that arrive later over the socket. Escape or a
+  // tap elsewhere closes an open menu.
+  function closeMenus(except) {
+    for (const b of document.querySelectorAll('.menu-button[aria-expanded="true"]')) {
+      if (b === except) continue;
+      b.setAttribute("aria-expanded", "false");
+      const items = document.getElementById(b.getAttribute("aria-controls"));
+      if (items) items.hidden = true;
+    }
+  }
+
+  function messageMenus() {
+    document.addEventListener("click", (e) => {
+      const button = e.target.closest(".menu-button");
+      closeMenus(button);
+      if (!button) return;
+      const items = document.getElementById(button.getAttribute("aria-controls"));
+      if (!items) return;
+      const open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      items.hidden = !open;
+      if (open) items.querySelector("button").focus();
+    });
+    document.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      const open = document.querySelector('.menu-button[aria-expanded="true"]');
+      if (!open) return;
+      closeMenus(null);
+      open.focus();
+    });
+  }
+
   window.dreiklangBadge = updateAppBadge;
   window.dreiklangForget = forget; // app.js: signed out from another device
   registerWorker();
   offerInstall();
   forgetOnSignOut();
+  messageMenus();
   updateAppBadge();
   document.body.addEventListener("htmx:afterSwap", updateAppBadge);
 })();
