@@ -1,10 +1,11 @@
 """In the field, in a real Chromium against a real server: a link that dies without closing (a
-local relay that stops forwarding, tests/relay.py), and messages written offline and their
-order."""
+local relay that stops forwarding, tests/relay.py), messages written offline and their order,
+long texts, Enter at a desk, the typing line, and what a screen reader is told."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.live import LiveServer, SignedInDemo
 from tests.relay import relay_to
@@ -21,7 +22,9 @@ from tests.test_browser import (
     OUTAGE,
     PHONE,
     SMART_METER,
+    TABLET_DE_DARK,
     WEBER,
+    api_post,
     confirmed,
     message,
     open_thread,
@@ -149,3 +152,159 @@ def test_messages_written_offline_arrive_and_show_in_the_order_written_across_re
     assert stored_bodies(server, JAN, meter)[:2] == second[::-1]
     customer.reload()
     assert shown_bodies(customer, first) == first
+
+
+# -- long texts -------------------------------------------------------------------------------
+
+
+def test_a_long_text_shows_a_counter_near_the_limit_and_is_refused_not_cut(
+    devices: Devices,
+) -> None:
+    server = devices.server
+    page = devices.open(WEBER, DESK)
+    tid = thread_id(page, OUTAGE)
+    open_thread(page, tid)
+    body, counter = page.locator("#body"), page.locator("#body-count")
+    too_long = "Too long to send: please shorten it."
+
+    body.fill("x" * 8_999)
+    expect(counter).to_be_hidden()
+    body.fill("x" * 9_412)
+    expect(counter).to_have_text("9,412 / 10,000")
+    text = "y" * 10_000 + "z"
+    body.fill(text)
+    expect(counter).to_have_text(f"10,001 / 10,000 · {too_long}")
+    page.locator("#composer button[type=submit]").click()
+    body.press("Enter")
+    assert body.evaluate("el => el.validationMessage") == too_long
+    expect(body).to_have_value(text)  # nothing cut
+    expect(page.locator("#messages > li.pending")).to_have_count(0)
+    assert page.evaluate(OUTBOX) == []
+
+    body.press("Backspace")
+    expect(counter).to_have_text("10,000 / 10,000")
+    body.press("Enter")
+    expect(body).to_have_value("")
+    expect(counter).to_be_hidden()
+    expect(page.locator("#messages > li.msg:not(.pending)", has_text="y" * 100)).to_have_count(1)
+    expect(page.locator("#messages > li.pending")).to_have_count(0)
+    assert stored_bodies(server, JAN, tid)[0] == "y" * 10_000
+
+    page.goto("/threads/new")
+    page.fill("#title", "A very long question")
+    page.fill("#body", text)
+    expect(page.locator("#body-count")).to_have_text(f"10,001 / 10,000 · {too_long}")
+    page.get_by_role("button", name="Post").click()
+    expect(page.locator("#body")).to_have_value(text)
+    assert page.url.endswith("/threads/new")
+
+    german = devices.open(WEBER, TABLET_DE_DARK)
+    open_thread(german, tid)
+    german.locator("#body").fill("x" * 9_412)
+    expect(german.locator("#body-count")).to_have_text("9.412 / 10.000")
+
+
+# -- at a desk --------------------------------------------------------------------------------
+
+
+def test_enter_sends_at_a_desk_and_makes_a_new_line_on_a_touch_screen(devices: Devices) -> None:
+    desk = devices.open(WEBER, DESK)
+    tid = thread_id(desk, OUTAGE)
+    open_thread(desk, tid)
+    hint = desk.locator("#composer .enter-hint")
+    expect(hint).to_be_visible()
+    expect(hint).to_have_text("Enter to send · Shift+Enter for a new line")
+    body = desk.locator("#body")
+    body.press_sequentially("Zähler 1: 4711")
+    body.press("Shift+Enter")
+    body.press_sequentially("Zähler 2: 815")
+    expect(body).to_have_value("Zähler 1: 4711\nZähler 2: 815")
+    body.press("Enter")
+    expect(body).to_have_value("")
+    confirmed(desk, "Zähler 2: 815")
+    assert stored_bodies(devices.server, JAN, tid)[0] == "Zähler 1: 4711\nZähler 2: 815"
+
+    phone = devices.open(WEBER, PHONE)
+    assert phone.evaluate("matchMedia('(pointer: fine)').matches") is False
+    open_thread(phone, tid)
+    expect(phone.locator("#composer .enter-hint")).to_be_hidden()
+    body = phone.locator("#body")
+    body.press_sequentially("Zeile eins")
+    body.press("Enter")
+    expect(body).to_have_value("Zeile eins\n")  # a new line, not sent
+    expect(phone.locator("#messages > li.pending")).to_have_count(0)
+    body.press_sequentially("Zeile zwei")
+    phone.locator("#composer button[type=submit]").click()
+    confirmed(phone, "Zeile zwei")
+    assert stored_bodies(devices.server, JAN, tid)[0] == "Zeile eins\nZeile zwei"
+
+
+# Notes what the typing line said at the moment a message with the text was added.
+TYPING_WHEN_ARRIVED = """text => {
+  window.__typingWhenArrived = [];
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) {
+      if (n.nodeType === 1 && n.textContent.includes(text)) {
+        window.__typingWhenArrived.push(document.getElementById("typing").textContent);
+      }
+    }
+  }).observe(document.getElementById("messages"), { childList: true });
+}"""
+
+
+def test_the_typing_line_goes_when_that_persons_message_arrives(devices: Devices) -> None:
+    staff = devices.open(JAN, DESK)
+    tid = thread_id(staff, OUTAGE)
+    open_thread(staff, tid)
+    customer = devices.open(WEBER, PHONE)
+    open_thread(customer, tid)
+    text = f"Licht flackert wieder ({uuid.uuid4().hex[:6]})"
+    staff.evaluate(TYPING_WHEN_ARRIVED, text)
+
+    customer.locator("#body").press_sequentially(text[:8])
+    expect(staff.locator("#typing")).to_have_text("Gisela Weber is typing…")
+    customer.locator("#body").fill(text)
+    customer.locator("#composer button[type=submit]").click()
+    confirmed(staff, text)
+    assert staff.evaluate("window.__typingWhenArrived") == [""]
+    expect(staff.locator("#typing")).to_have_text("")
+
+
+def test_typing_in_a_staff_note_is_sent_for_staff_only(devices: Devices) -> None:
+    staff = devices.context(JAN, DESK).new_page()
+    sockets: list[WebSocket] = []
+    staff.on("websocket", lambda ws: sockets.append(ws))
+    staff.goto("/threads")
+    tid = thread_id(staff, OUTAGE)
+    open_thread(staff, tid)
+    # The composer's Reply/Note switch (issue 11) is a field named "audience".
+    staff.locator("#composer").evaluate(
+        """form => form.insertAdjacentHTML("beforeend",
+             '<input type="hidden" name="audience" value="staff">')"""
+    )
+    with sockets[-1].expect_event("framesent", lambda p: '"typing"' in str(p)) as frame:
+        staff.locator("#body").press_sequentially("Intern: ")
+    assert json.loads(str(frame.value)) == {"type": "typing", "thread": tid, "audience": "staff"}
+
+
+# -- screen readers ---------------------------------------------------------------------------
+
+
+def test_the_message_list_is_a_polite_log_and_new_messages_arrive_inside_it(
+    devices: Devices,
+) -> None:
+    customer = devices.open(WEBER, PHONE)
+    tid = thread_id(customer, OUTAGE)
+    open_thread(customer, tid)
+    log = customer.get_by_role("log", name="Messages")
+    expect(log).to_have_count(1)
+    expect(log).to_have_attribute("aria-live", "polite")
+    expect(log).to_have_attribute("aria-relevant", "additions")
+    expect(log.locator("#messages > li").first).to_be_attached()  # the history is inside
+    expect(customer.locator("#typing")).to_have_attribute("aria-live", "polite")
+    expect(customer.locator("#typing")).to_have_attribute("role", "status")
+
+    text = f"Der Techniker ist unterwegs ({uuid.uuid4().hex[:6]})"
+    api_post(devices.server, devices.server.token(JAN), tid, text)
+    expect(log.locator("#messages > li", has_text=text)).to_have_count(1)
+    expect(log.locator("#messages > li").last).to_contain_text(text)

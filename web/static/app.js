@@ -20,6 +20,8 @@
   const PONG_TIMEOUT_MS = 5000; // no answer by then: the socket is dead, whatever it says
   const CONNECT_TIMEOUT_MS = 10000; // a handshake that hangs (a dead zone) is given up and retried
   const TICK_MS = 1000;
+  const COUNT_FROM = 0.9; // the length counter shows from 9,000 of 10,000 characters
+  const KEYBOARD_POINTER = "(pointer: fine)"; // a mouse or touchpad: a desk with a keyboard
 
   const conn = document.getElementById("conn");
   const threadEl = document.getElementById("thread");
@@ -37,6 +39,7 @@
     heardAt: 0, // when the socket last brought a frame
     probeAt: 0, // when the unanswered ping went out (0: none)
     connectTimer: null,
+    typingUser: null, // whose "is typing" the line shows
     typedAt: 0,
     typingTimer: null,
     readTimer: null,
@@ -294,6 +297,7 @@
     const pending = document.querySelector('[data-pending="' + CSS.escape(f.client_id || "") + '"]');
     if (pending) pending.remove();
     if (f.name === "message.created") {
+      if (state.typingUser && el.dataset.author === state.typingUser) stopTyping();
       state.outbox.delete(f.client_id);
       if (el.dataset.author === me) stored(() => Outbox.remove(f.client_id));
       if (stuckToBottom || el.dataset.author === me) toNewest();
@@ -343,8 +347,17 @@
     const line = document.getElementById("typing");
     const name = f.name + (f.staff ? " (" + threadEl.dataset.labelStaff + ")" : "");
     line.textContent = threadEl.dataset.labelTyping.replace("{name}", name);
+    state.typingUser = f.user;
     clearTimeout(state.typingTimer);
-    state.typingTimer = setTimeout(() => (line.textContent = ""), TYPING_SHOWN_MS);
+    state.typingTimer = setTimeout(stopTyping, TYPING_SHOWN_MS);
+  }
+
+  // The typing line goes when the notices stop, or at once when that person's message arrives.
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    state.typingUser = null;
+    const line = document.getElementById("typing");
+    if (line) line.textContent = "";
   }
 
   function badge(item) {
@@ -460,6 +473,62 @@
     const frame = { type: "send", thread: item.thread, client_id: item.client_id, body: item.body };
     if (item.audience && item.audience !== "all") frame.audience = item.audience;
     return send(frame);
+  }
+
+  // The composer's audience ("all", or "staff" for a staff note), where it offers a choice.
+  function audienceOf(form) {
+    const field = form.elements.namedItem("audience");
+    return (field && field.value) || "all";
+  }
+
+  function enterSends() {
+    return Boolean(window.matchMedia && window.matchMedia(KEYBOARD_POINTER).matches);
+  }
+
+  // -- long texts: a counter near the limit, and a refusal instead of a silent cut --------
+
+  // Characters as the server counts them (code points, without outer whitespace).
+  function charCount(text) {
+    return [...text.trim()].length;
+  }
+
+  // Show "9,412 / 10,000" from COUNT_FROM of the limit; past it, say why it cannot be sent
+  // and make the form invalid, so neither the button, Enter nor htmx sends it.
+  function checkLength(input) {
+    const limit = Number(input.dataset.maxChars);
+    if (!limit) return true;
+    const count = charCount(input.value);
+    const over = count > limit;
+    const slot = counterFor(input);
+    const number = (n) => n.toLocaleString(document.documentElement.lang || undefined);
+    const tooLong = input.dataset.labelTooLong || "";
+    slot.hidden = count < limit * COUNT_FROM;
+    slot.classList.toggle("over", over);
+    slot.textContent = number(count) + " / " + number(limit) + (over ? " · " + tooLong : "");
+    input.setCustomValidity(over ? tooLong : "");
+    if (over) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    return !over;
+  }
+
+  function checkLengths(root) {
+    if (!root.querySelectorAll) return;
+    for (const input of root.querySelectorAll("textarea[data-max-chars]")) checkLength(input);
+  }
+
+  function counterFor(input) {
+    const id = input.id + "-count";
+    let slot = document.getElementById(id);
+    if (!slot) {
+      slot = document.createElement("p");
+      slot.id = id;
+      slot.className = "counter";
+      slot.hidden = true;
+      input.insertAdjacentElement("afterend", slot);
+      const described = input.getAttribute("aria-describedby");
+      input.setAttribute("aria-describedby", described ? described + " " + id : id);
+    }
+    return slot;
   }
 
   // -- the outbox: kept on the device until the server acknowledges -------------------
@@ -590,13 +659,18 @@
       e.preventDefault();
       const text = input.value.trim();
       if (!text) return;
+      if (!checkLength(input)) {
+        input.reportValidity();
+        return;
+      }
       const clientId = newClientId();
       const el = pendingElement(clientId, text);
       document.getElementById("messages").appendChild(el);
       toNewest();
-      state.outbox.set(clientId, { body: text, el, thread: threadId });
+      const audience = audienceOf(form);
+      state.outbox.set(clientId, { body: text, el, thread: threadId, audience });
       const csrf = JSON.parse(body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || "";
-      const item = { client_id: clientId, thread: threadId, body: text, csrf, created: Date.now(), state: "waiting" };
+      const item = { client_id: clientId, thread: threadId, body: text, audience, csrf, created: Date.now(), state: "waiting" };
       // Keep it on the device first, so closing the app cannot lose it; then send it after
       // whatever was written before it.
       stored(() => Outbox.add(item)).then(() => {
@@ -608,11 +682,22 @@
         }
       });
       input.value = "";
+      checkLength(input);
       grow();
       input.focus();
     });
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+      if (e.key !== "Enter" || e.isComposing) return;
+      if (!e.shiftKey && !input.value.trim() && (e.ctrlKey || e.metaKey || enterSends())) {
+        e.preventDefault(); // nothing to send: neither a new line nor a "fill in" bubble
+        return;
+      }
+      // With a keyboard and mouse, Enter sends and Shift+Enter starts a new line; on a touch
+      // screen Enter is the new line (sending is the button). Ctrl/Cmd+Enter sends on both.
+      if (e.ctrlKey || e.metaKey || (!e.shiftKey && !e.altKey && enterSends())) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
     });
     const grow = () => {
       input.style.height = "auto";
@@ -621,14 +706,23 @@
     input.addEventListener("input", () => {
       grow();
       const now = Date.now();
-      if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId })) state.typedAt = now;
+      if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId, audience: audienceOf(form) })) {
+        state.typedAt = now;
+      }
     });
     restoreOutbox().then(toLanding);
     toLanding();
   }
 
   localTimes(document);
-  document.body.addEventListener("htmx:afterSwap", (e) => localTimes(e.target));
+  checkLengths(document);
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    localTimes(e.target);
+    checkLengths(e.target);
+  });
+  document.addEventListener("input", (e) => {
+    if (e.target.matches && e.target.matches("textarea[data-max-chars]")) checkLength(e.target);
+  });
   window.addEventListener("online", reconnectNow);
   window.addEventListener("offline", () => {
     setConn("offline");
