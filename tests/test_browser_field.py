@@ -308,3 +308,41 @@ def test_the_message_list_is_a_polite_log_and_new_messages_arrive_inside_it(
     api_post(devices.server, devices.server.token(JAN), tid, text)
     expect(log.locator("#messages > li", has_text=text)).to_have_count(1)
     expect(log.locator("#messages > li").last).to_contain_text(text)
+
+
+# The outbox as version 1 of outbox.js kept it: keyed by client id, no order of its own.
+OUTBOX_V1 = """items => new Promise((resolve, reject) => {
+  const req = indexedDB.open("dreiklang", 1);
+  req.onupgradeneeded = () => {
+    const store = req.result.createObjectStore("outbox", { keyPath: "client_id" });
+    store.createIndex("thread", "thread");
+  };
+  req.onsuccess = () => {
+    const tx = req.result.transaction("outbox", "readwrite");
+    for (const item of items) tx.objectStore("outbox").put(item);
+    tx.oncomplete = () => { req.result.close(); resolve(); };
+    tx.onerror = () => reject(tx.error);
+  };
+  req.onerror = () => reject(req.error);
+})"""
+
+
+def test_an_outbox_kept_by_the_older_app_keeps_its_items_in_the_order_written(
+    devices: Devices,
+) -> None:
+    page = devices.context(None, PHONE).new_page()
+    page.goto("/login")  # a page that has not opened the outbox yet
+    written = [
+        {"client_id": f"z{9 - n}", "thread": "t1", "body": f"written {n}", "csrf": "",
+         "created": 1_700_000_000_000 + n, "state": "waiting"}
+        for n in range(3)
+    ]  # fmt: skip
+    page.evaluate(OUTBOX_V1, written)
+    items = page.evaluate("() => Outbox.all()")
+    assert [i["body"] for i in items] == ["written 0", "written 1", "written 2"]
+    assert [i["seq"] for i in items] == [1, 2, 3]
+    page.evaluate(
+        "() => Outbox.add({client_id: 'a0', thread: 't1', body: 'written 3', state: 'waiting'})"
+    )
+    items = page.evaluate("() => Outbox.forThread('t1')")
+    assert [i["body"] for i in items] == [f"written {n}" for n in range(4)]
