@@ -346,3 +346,23 @@ def test_an_outbox_kept_by_the_older_app_keeps_its_items_in_the_order_written(
     )
     items = page.evaluate("() => Outbox.forThread('t1')")
     assert [i["body"] for i in items] == [f"written {n}" for n in range(4)]
+
+
+def test_a_tab_of_the_older_app_holding_the_outbox_does_not_stall_the_newer_one(
+    devices: Devices,
+) -> None:
+    page = devices.context(None, PHONE).new_page()
+    page.goto("/login")
+    page.evaluate(OUTBOX_V1, [])
+    # An older tab keeps version 1 open and does not give way when asked.
+    page.evaluate("""() => new Promise((resolve) => {
+      const req = indexedDB.open("dreiklang", 1);
+      req.onsuccess = () => { window.__olderTab = req.result; resolve(); };
+    })""")
+    answer = """() => Promise.race([
+      Outbox.all().then(() => "opened", (err) => err.message),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting"), 20000)),
+    ])"""  # the bound only turns a hang into a failure
+    assert page.evaluate(answer) == "outbox: an older tab holds the database"
+    page.evaluate("() => window.__olderTab.close()")
+    assert page.evaluate(answer) == "opened"

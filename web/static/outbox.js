@@ -43,6 +43,12 @@ const Outbox = (() => {
           opening = null;
           reject(req.error);
         };
+        // A tab still running the older app holds the old version open: don't wait for it
+        // to close (the page works without the outbox meanwhile); the upgrade runs then.
+        req.onblocked = () => {
+          opening = null;
+          reject(new Error("outbox: an older tab holds the database"));
+        };
       });
     }
     return opening;
