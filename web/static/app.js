@@ -15,11 +15,11 @@
   // A link can drop every packet and still look open (a phone in a tunnel): only an answer
   // proves the socket alive. A shown page asks when it has heard nothing for a while and gives
   // up on a socket that does not answer, so a dead link is noticed within about 10 s.
-  const PING_EVERY_MS = 5000; // while shown: at most one small frame per 5 s of silence
+  const PING_EVERY_MS = 4000; // while shown: at most one small frame per 4 s of silence
   const PING_HIDDEN_MS = 25000; // in the background: keeps NAT mappings open, spares the battery
   const PONG_TIMEOUT_MS = 5000; // no answer by then: the socket is dead, whatever it says
   const CONNECT_TIMEOUT_MS = 10000; // a handshake that hangs (a dead zone) is given up and retried
-  const TICK_MS = 1000;
+  const TICK_MS = 500; // how often the two limits above are checked
   const COUNT_FROM = 0.9; // the length counter shows from 9,000 of 10,000 characters
   const KEYBOARD_POINTER = "(pointer: fine)"; // a mouse or touchpad: a desk with a keyboard
 
