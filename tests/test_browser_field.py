@@ -194,6 +194,7 @@ def test_a_long_text_shows_a_counter_near_the_limit_and_is_refused_not_cut(
     page.fill("#title", "A very long question")
     page.fill("#body", text)
     expect(page.locator("#body-count")).to_have_text(f"10,001 / 10,000 · {too_long}")
+    assert page.locator("#body").evaluate("el => el.matches(':invalid')")  # htmx won't post it
     page.get_by_role("button", name="Post").click()
     expect(page.locator("#body")).to_have_value(text)
     assert page.url.endswith("/threads/new")
