@@ -50,6 +50,7 @@ class Delete(ClientFrame, tag="delete"):
 
 class Typing(ClientFrame, tag="typing"):
     thread: str
+    audience: str = "all"  # "staff" while writing a staff note: customers are not told
 
 
 class Read(ClientFrame, tag="read"):

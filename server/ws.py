@@ -17,7 +17,7 @@ from server.actions.messages import audience_of, delete_message, edit_message, s
 from server.actions.reads import mark_read
 from server.actions.sessions import EVERY_SOCKET
 from server.auth import SESSION_SCOPE_KEY, TOKEN_SCOPE_KEY, uses_token
-from server.errors import ActionError, NotFound
+from server.errors import ActionError, Forbidden, NotFound
 from server.events.frames import OWN, replay_frames
 from server.events.registry import load_subjects
 from server.fanout import Fanout, LiveEvent
@@ -224,6 +224,9 @@ class Connection(SocketWriter):
         sub = self.subs.get(frame.thread)
         if sub is None:
             raise ActionError("not_subscribed", N_("subscribe to the thread first"))
+        audience = audience_of(frame.audience)
+        if audience == Audience.STAFF and not self.staff:
+            raise Forbidden(N_("only staff can write staff notes"))
         now = time.monotonic()
         if now - sub.typed_at < TYPING_INTERVAL_SECONDS:
             return
@@ -231,8 +234,11 @@ class Connection(SocketWriter):
         notice = protocol.TypingNotice(
             thread=frame.thread, user=self.user.id, name=self.user.display_name, staff=self.staff
         )
+        # A note in the making is news for staff only: their view picks the staff key
+        # (channel_frames), and no other view has a frame to fall back to.
+        key = Audience.STAFF.value if audience == Audience.STAFF else "any"
         await self.publisher.notice(
-            "typing:" + frame.thread, {"any": protocol.encode(notice), "from": self.user.id}
+            "typing:" + frame.thread, {key: protocol.encode(notice), "from": self.user.id}
         )
 
     async def read(self, frame: protocol.Read) -> None:

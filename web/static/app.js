@@ -12,7 +12,16 @@
   const BACKOFF_MAX_MS = 30000; // a phone in a dead zone should not burn its battery
   const TYPING_EVERY_MS = 2000; // the server drops typing notices sent more often
   const TYPING_SHOWN_MS = 4000; // how long "X is typing" stays without a new notice
-  const PING_EVERY_MS = 25000; // keeps NAT mappings open and detects dead sockets
+  // A link can drop every packet and still look open (a phone in a tunnel): only an answer
+  // proves the socket alive. A shown page asks when it has heard nothing for a while and gives
+  // up on a socket that does not answer, so a dead link is noticed within about 10 s.
+  const PING_EVERY_MS = 4000; // while shown: at most one small frame per 4 s of silence
+  const PING_HIDDEN_MS = 25000; // in the background: keeps NAT mappings open, spares the battery
+  const PONG_TIMEOUT_MS = 5000; // no answer by then: the socket is dead, whatever it says
+  const CONNECT_TIMEOUT_MS = 10000; // a handshake that hangs (a dead zone) is given up and retried
+  const TICK_MS = 500; // how often the two limits above are checked
+  const COUNT_FROM = 0.9; // the length counter shows from 9,000 of 10,000 characters
+  const KEYBOARD_POINTER = "(pointer: fine)"; // a mouse or touchpad: a desk with a keyboard
 
   const conn = document.getElementById("conn");
   const threadEl = document.getElementById("thread");
@@ -22,7 +31,15 @@
     attempts: 0,
     timer: null,
     seq: threadEl ? Number(threadEl.dataset.seq) : 0,
-    outbox: new Map(), // client_id -> {body, el}: this page's unconfirmed messages
+    outbox: new Map(), // client_id -> {body, el, thread, audience}: this page's unconfirmed messages
+    done: new Set(), // client_ids acknowledged or refused: never sent again from this page
+    waiting: null, // {clientId, resolve}: the outbox item sent, whose answer the pump awaits
+    pumping: false,
+    pumpAgain: false,
+    heardAt: 0, // when the socket last brought a frame
+    probeAt: 0, // when the unanswered ping went out (0: none)
+    connectTimer: null,
+    typingUser: null, // whose "is typing" the line shows
     typedAt: 0,
     typingTimer: null,
     readTimer: null,
@@ -54,8 +71,14 @@
       return;
     }
     state.ws = ws;
+    clearTimeout(state.connectTimer);
+    state.connectTimer = setTimeout(() => {
+      if (ws.readyState === 0) abandon(ws);
+    }, CONNECT_TIMEOUT_MS);
     ws.onopen = () => {
+      clearTimeout(state.connectTimer);
       state.attempts = 0;
+      alive();
       setConn("live");
       const stale = state.opened || shownFromHistory() || body.dataset.savedCopy;
       // A saved copy shown offline is brought up to date by the resume below: drop the banner.
@@ -66,6 +89,7 @@
       flushOutbox();
     };
     ws.onmessage = (e) => {
+      alive();
       let frame;
       try {
         frame = JSON.parse(e.data);
@@ -75,12 +99,65 @@
       handle(frame);
     };
     ws.onclose = (e) => {
-      if (state.ws === ws) state.ws = null;
-      setConn(navigator.onLine === false ? "offline" : "reconnecting");
+      if (state.ws !== ws) return; // given up on already
+      lost();
       if (state.leaving) return;
       if (e.code === 4401 || e.code === 1008) checkSession();
       scheduleReconnect();
     };
+  }
+
+  // The socket is gone (closed, or given up on): say so at once; what it was sending goes
+  // again on the next socket (the server stores a message once per client_id).
+  function lost() {
+    clearTimeout(state.connectTimer);
+    state.ws = null;
+    state.probeAt = 0;
+    settle(null, "retry");
+    setConn(navigator.onLine === false ? "offline" : "reconnecting");
+    for (const el of document.querySelectorAll(".msg.pending:not(.failed) .state")) {
+      el.textContent = threadEl.dataset.labelWaiting;
+    }
+  }
+
+  // Give up on a socket that looks open but brings nothing: don't wait for a closing
+  // handshake that cannot get through; open a new one.
+  function abandon(ws) {
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close();
+    } catch (e) {
+      /* closing a dead socket may fail: it is dropped either way */
+    }
+    if (state.ws !== ws) return;
+    lost();
+    scheduleReconnect();
+  }
+
+  function alive() {
+    state.heardAt = Date.now();
+    state.probeAt = 0;
+    // The socket answered: it is live, whatever an offline event said meanwhile.
+    if (conn && conn.dataset.state !== "live" && state.ws && state.ws.readyState === 1) setConn("live");
+  }
+
+  // Ask the server for an answer now (returning to the app, the network changed, a message
+  // was written): a dead socket is given up PONG_TIMEOUT_MS later.
+  function probe() {
+    if (state.probeAt || !state.ws || state.ws.readyState !== 1) return;
+    state.probeAt = Date.now();
+    send({ type: "ping", t: state.probeAt });
+  }
+
+  function tick() {
+    const ws = state.ws;
+    if (!ws || ws.readyState !== 1) return;
+    const now = Date.now();
+    if (state.probeAt) {
+      if (now - state.probeAt >= PONG_TIMEOUT_MS) abandon(ws);
+    } else if (now - state.heardAt >= (document.hidden ? PING_HIDDEN_MS : PING_EVERY_MS)) {
+      probe();
+    }
   }
 
   function scheduleReconnect() {
@@ -91,8 +168,15 @@
     state.timer = setTimeout(connect, delay);
   }
 
+  // The network came back or the app was brought back: an open socket must prove itself at
+  // once (it may have died meanwhile); without one, try now instead of after the backoff.
   function reconnectNow() {
-    if (state.ws && state.ws.readyState <= 1) return;
+    if (state.ws && state.ws.readyState === 1) {
+      state.probeAt = 0;
+      probe();
+      return;
+    }
+    if (state.ws && state.ws.readyState === 0) return;
     state.attempts = 0;
     connect();
   }
@@ -175,7 +259,9 @@
     if (old) {
       old.replaceWith(el);
     } else {
-      document.getElementById("messages").appendChild(el);
+      // What this device still has to send comes after everything stored: keep it last.
+      const list = document.getElementById("messages");
+      list.insertBefore(el, list.querySelector(":scope > .msg.pending"));
     }
     localTimes(el);
     if (window.htmx) window.htmx.process(el);
@@ -211,6 +297,7 @@
     const pending = document.querySelector('[data-pending="' + CSS.escape(f.client_id || "") + '"]');
     if (pending) pending.remove();
     if (f.name === "message.created") {
+      if (state.typingUser && el.dataset.author === state.typingUser) stopTyping();
       state.outbox.delete(f.client_id);
       if (el.dataset.author === me) stored(() => Outbox.remove(f.client_id));
       if (stuckToBottom || el.dataset.author === me) toNewest();
@@ -219,7 +306,9 @@
   }
 
   function onAck(f) {
+    if (f.client_id) state.done.add(f.client_id);
     if (f.client_id) stored(() => Outbox.remove(f.client_id));
+    settle(f.client_id, "sent");
     const item = f.client_id && state.outbox.get(f.client_id);
     if (!item) return;
     state.outbox.delete(f.client_id);
@@ -234,8 +323,14 @@
   }
 
   function onError(f) {
-    if (f.client_id && f.code === "internal") return; // the server stumbled: retry on reconnect
-    if (f.client_id) stored(() => Outbox.fail(f.client_id, f.message));
+    if (f.client_id && f.code === "internal") {
+      settle(f.client_id, "retry"); // the server stumbled: retry on reconnect
+      return;
+    }
+    if (f.client_id) {
+      state.done.add(f.client_id);
+      stored(() => Outbox.fail(f.client_id, f.message)).then(() => settle(f.client_id, "failed"));
+    }
     const item = f.client_id && state.outbox.get(f.client_id);
     if (item) {
       state.outbox.delete(f.client_id);
@@ -252,8 +347,17 @@
     const line = document.getElementById("typing");
     const name = f.name + (f.staff ? " (" + threadEl.dataset.labelStaff + ")" : "");
     line.textContent = threadEl.dataset.labelTyping.replace("{name}", name);
+    state.typingUser = f.user;
     clearTimeout(state.typingTimer);
-    state.typingTimer = setTimeout(() => (line.textContent = ""), TYPING_SHOWN_MS);
+    state.typingTimer = setTimeout(stopTyping, TYPING_SHOWN_MS);
+  }
+
+  // The typing line goes when the notices stop, or at once when that person's message arrives.
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    state.typingUser = null;
+    const line = document.getElementById("typing");
+    if (line) line.textContent = "";
   }
 
   function badge(item) {
@@ -365,8 +469,66 @@
     return li;
   }
 
-  function sendMessage(clientId, text, thread) {
-    return send({ type: "send", thread: thread || threadId, client_id: clientId, body: text });
+  function sendMessage(item) {
+    const frame = { type: "send", thread: item.thread, client_id: item.client_id, body: item.body };
+    if (item.audience && item.audience !== "all") frame.audience = item.audience;
+    return send(frame);
+  }
+
+  // The composer's audience ("all", or "staff" for a staff note), where it offers a choice.
+  function audienceOf(form) {
+    const field = form.elements.namedItem("audience");
+    return (field && field.value) || "all";
+  }
+
+  function enterSends() {
+    return Boolean(window.matchMedia && window.matchMedia(KEYBOARD_POINTER).matches);
+  }
+
+  // -- long texts: a counter near the limit, and a refusal instead of a silent cut --------
+
+  // Characters as the server counts them (code points, without outer whitespace).
+  function charCount(text) {
+    return [...text.trim()].length;
+  }
+
+  // Show "9,412 / 10,000" from COUNT_FROM of the limit; past it, say why it cannot be sent
+  // and make the form invalid, so neither the button, Enter nor htmx sends it.
+  function checkLength(input) {
+    const limit = Number(input.dataset.maxChars);
+    if (!limit) return true;
+    const count = charCount(input.value);
+    const over = count > limit;
+    const slot = counterFor(input);
+    const number = (n) => n.toLocaleString(document.documentElement.lang || undefined);
+    const tooLong = input.dataset.labelTooLong || "";
+    slot.hidden = count < limit * COUNT_FROM;
+    slot.classList.toggle("over", over);
+    slot.textContent = number(count) + " / " + number(limit) + (over ? " · " + tooLong : "");
+    input.setCustomValidity(over ? tooLong : "");
+    if (over) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    return !over;
+  }
+
+  function checkLengths(root) {
+    if (!root.querySelectorAll) return;
+    for (const input of root.querySelectorAll("textarea[data-max-chars]")) checkLength(input);
+  }
+
+  function counterFor(input) {
+    const id = input.id + "-count";
+    let slot = document.getElementById(id);
+    if (!slot) {
+      slot = document.createElement("p");
+      slot.id = id;
+      slot.className = "counter";
+      slot.hidden = true;
+      input.insertAdjacentElement("afterend", slot);
+      const described = input.getAttribute("aria-describedby");
+      input.setAttribute("aria-describedby", described ? described + " " + id : id);
+    }
+    return slot;
   }
 
   // -- the outbox: kept on the device until the server acknowledges -------------------
@@ -377,18 +539,60 @@
     return fn().catch(() => undefined);
   }
 
+  // What is still to be sent, in the order it was written: the device's outbox (every thread),
+  // then this page's messages that could not be kept there (no IndexedDB).
+  async function outboxInOrder() {
+    const items = ((await stored(() => Outbox.all())) || []).slice();
+    const kept = new Set(items.map((i) => i.client_id));
+    for (const [clientId, m] of state.outbox) {
+      if (!kept.has(clientId)) items.push({ client_id: clientId, ...m, el: undefined, state: "waiting" });
+    }
+    return items.filter((i) => i.state !== "failed" && !state.done.has(i.client_id));
+  }
+
+  // Send the outbox one message at a time, each after the answer to the one before, so the
+  // server stores them in the order they were written, whatever happens to the socket between.
   async function flushOutbox() {
-    const sent = new Set();
-    for (const item of (await stored(() => Outbox.all())) || []) {
-      if (item.state === "failed") continue;
-      if (sendMessage(item.client_id, item.body, item.thread)) sent.add(item.client_id);
+    if (state.pumping) {
+      state.pumpAgain = true;
+      return;
     }
-    for (const [clientId, item] of state.outbox) {
-      if (!sent.has(clientId)) sendMessage(clientId, item.body);
+    state.pumping = true;
+    try {
+      do {
+        state.pumpAgain = false;
+        await pump();
+      } while (state.pumpAgain);
+    } finally {
+      state.pumping = false;
     }
-    for (const el of document.querySelectorAll(".msg.pending:not(.failed) .state")) {
-      el.textContent = threadEl.dataset.labelSending;
+  }
+
+  async function pump() {
+    for (;;) {
+      const ws = state.ws;
+      if (!ws || ws.readyState !== 1) return; // the next socket starts again
+      const [item] = await outboxInOrder();
+      if (!item) return;
+      for (const el of document.querySelectorAll(".msg.pending:not(.failed) .state")) {
+        el.textContent = threadEl.dataset.labelSending;
+      }
+      const result = await new Promise((resolve) => {
+        state.waiting = { clientId: item.client_id, resolve };
+        if (state.ws !== ws || !sendMessage(item)) settle(item.client_id, "retry");
+      });
+      if (result === "retry") return;
+      // Refused ones stay, marked failed (onError); stored ones go before the next is read.
+      if (result === "sent") await stored(() => Outbox.remove(item.client_id));
     }
+  }
+
+  // The answer to the outbox item in flight ("sent", "failed", or "retry"); null: whichever.
+  function settle(clientId, result) {
+    const w = state.waiting;
+    if (!w || (clientId !== null && w.clientId !== clientId)) return;
+    state.waiting = null;
+    w.resolve(result);
   }
 
   // Background Sync lets the service worker deliver the outbox after the page is closed.
@@ -433,6 +637,7 @@
   async function restoreOutbox() {
     for (const item of (await stored(() => Outbox.forThread(threadId))) || []) {
       if (document.querySelector('[data-client-id="' + CSS.escape(item.client_id) + '"]')) {
+        state.done.add(item.client_id);
         stored(() => Outbox.remove(item.client_id)); // delivered while we were away
         continue;
       }
@@ -442,7 +647,7 @@
       if (item.state === "failed") {
         showFailed(el, item.client_id, item.body, item.reason || "");
       } else {
-        state.outbox.set(item.client_id, { body: item.body, el });
+        state.outbox.set(item.client_id, { body: item.body, el, thread: item.thread, audience: item.audience });
       }
     }
   }
@@ -454,23 +659,45 @@
       e.preventDefault();
       const text = input.value.trim();
       if (!text) return;
+      if (!checkLength(input)) {
+        input.reportValidity();
+        return;
+      }
       const clientId = newClientId();
       const el = pendingElement(clientId, text);
       document.getElementById("messages").appendChild(el);
       toNewest();
-      state.outbox.set(clientId, { body: text, el });
+      const audience = audienceOf(form);
+      state.outbox.set(clientId, { body: text, el, thread: threadId, audience });
       const csrf = JSON.parse(body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || "";
-      const item = { client_id: clientId, thread: threadId, body: text, csrf, created: Date.now(), state: "waiting" };
-      // Keep it on the device first, so closing the app cannot lose it.
-      stored(() => Outbox.put(item)).then(() => {
-        if (!sendMessage(clientId, text)) requestSync();
+      const item = { client_id: clientId, thread: threadId, body: text, audience, csrf, created: Date.now(), state: "waiting" };
+      // Keep it on the device first, so closing the app cannot lose it; then send it after
+      // whatever was written before it.
+      stored(() => Outbox.add(item)).then(() => {
+        if (state.ws && state.ws.readyState === 1) {
+          flushOutbox();
+          probe(); // a message in flight on a dead socket is noticed within PONG_TIMEOUT_MS
+        } else {
+          requestSync();
+        }
       });
       input.value = "";
+      checkLength(input);
       grow();
       input.focus();
     });
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+      if (e.key !== "Enter" || e.isComposing) return;
+      if (!e.shiftKey && !input.value.trim() && (e.ctrlKey || e.metaKey || enterSends())) {
+        e.preventDefault(); // nothing to send: neither a new line nor a "fill in" bubble
+        return;
+      }
+      // With a keyboard and mouse, Enter sends and Shift+Enter starts a new line; on a touch
+      // screen Enter is the new line (sending is the button). Ctrl/Cmd+Enter sends on both.
+      if (e.ctrlKey || e.metaKey || (!e.shiftKey && !e.altKey && enterSends())) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
     });
     const grow = () => {
       input.style.height = "auto";
@@ -479,22 +706,34 @@
     input.addEventListener("input", () => {
       grow();
       const now = Date.now();
-      if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId })) state.typedAt = now;
+      if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId, audience: audienceOf(form) })) {
+        state.typedAt = now;
+      }
     });
     restoreOutbox().then(toLanding);
     toLanding();
   }
 
   localTimes(document);
-  document.body.addEventListener("htmx:afterSwap", (e) => localTimes(e.target));
+  checkLengths(document);
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    localTimes(e.target);
+    checkLengths(e.target);
+  });
+  document.addEventListener("input", (e) => {
+    if (e.target.matches && e.target.matches("textarea[data-max-chars]")) checkLength(e.target);
+  });
   window.addEventListener("online", reconnectNow);
-  window.addEventListener("offline", () => setConn("offline"));
+  window.addEventListener("offline", () => {
+    setConn("offline");
+    reconnectNow(); // an open socket may have died with the network: it must answer
+  });
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) {
       reconnectNow();
       if (threadId) markReadSoon();
     }
   });
-  setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
+  setInterval(tick, TICK_MS);
   connect();
 })();

@@ -107,7 +107,10 @@ async function onMessage(data) {
 }
 
 // Background Sync: deliver the outbox even when no page is open. The server stores a message
-// once per client_id, so a page flushing the same item at the same time is harmless.
+// once per client_id, so a page flushing the same item at the same time is harmless. Items come
+// in the order they were written and each waits for the answer to the one before (a page does
+// the same over its socket), so they are stored in that order; one that cannot go yet stops
+// the rest until the next sync.
 async function flushOutbox() {
   for (const item of await Outbox.all()) {
     if (item.state === "failed") continue;
@@ -115,7 +118,7 @@ async function flushOutbox() {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "x-csrftoken": item.csrf },
-      body: JSON.stringify({ body: item.body, client_id: item.client_id }),
+      body: JSON.stringify({ body: item.body, client_id: item.client_id, audience: item.audience || "all" }),
     });
     if (res.ok) {
       await Outbox.remove(item.client_id);
