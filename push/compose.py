@@ -10,7 +10,7 @@ from push.kinds import KINDS, Words
 from push.payloads import Notification
 from server.i18n import gettext_for
 from server.models import Message, PushJob, ReadState, Thread, User
-from server.queries import message_count_of, messages_visible_to, thread_rows, visible_to
+from server.queries import message_count_of, messages_visible_to, unread_total, visible_to
 
 UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; older ones count
 APP_NAME = "Dreiklang"  # the title of a notification that is about no thread
@@ -51,7 +51,7 @@ async def compose(job: PushJob, user: User) -> Notification | str:
         if message.author.is_staff:
             author += f" ({_('staff')})"
         words = Words(_, ngettext, author, text, unread, words.status)
-    badge = sum(row.unread for row in await thread_rows(user))
+    badge = await unread_total(user)  # the number the thread list adds up
     return Notification(
         kind.name, thread.title, kind.body(words), url, f"thread-{thread.id}", badge
     )

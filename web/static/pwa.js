@@ -48,7 +48,7 @@
   function updateAppBadge() {
     if (!("setAppBadge" in navigator) || !document.getElementById("thread-list")) return;
     let total = 0;
-    for (const item of document.querySelectorAll(".titem")) {
+    for (const item of document.querySelectorAll(".titem:not([data-uncounted])")) {
       total += Math.max(0, Number(item.dataset.count) - Number(item.dataset.read));
     }
     (total ? navigator.setAppBadge(total) : navigator.clearAppBadge()).catch(() => undefined);
