@@ -8,20 +8,21 @@ import nh3
 
 from push.kinds import KINDS, Words
 from push.payloads import Notification
-from server.i18n import gettext_for
+from server.i18n import DEFAULT_LANGUAGE, gettext_for
 from server.models import Message, PushJob, ReadState, Thread, User
-from server.queries import message_count_of, messages_visible_to, thread_rows, visible_to
+from server.queries import message_count_of, messages_visible_to, unread_total, visible_to
 
 UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; older ones count
 APP_NAME = "Dreiklang"  # the title of a notification that is about no thread
 
 
-async def compose(job: PushJob, user: User) -> Notification | str:
-    """Build the notification, or say why none is due any more."""
+async def compose(job: PushJob, user: User, device_language: str = "") -> Notification | str:
+    """Build the notification in the person's language (as set, else the device's), or say
+    why none is due any more."""
     kind = KINDS.by_name.get(job.kind)
     if kind is None:
         return "unknown kind"
-    catalog = gettext_for(user.language or "en")
+    catalog = gettext_for(user.language or device_language or DEFAULT_LANGUAGE)
     _, ngettext = catalog.gettext, catalog.ngettext
     if not kind.about_thread:
         body = kind.body(Words(_, ngettext))
@@ -51,7 +52,7 @@ async def compose(job: PushJob, user: User) -> Notification | str:
         if message.author.is_staff:
             author += f" ({_('staff')})"
         words = Words(_, ngettext, author, text, unread, words.status)
-    badge = sum(row.unread for row in await thread_rows(user))
+    badge = await unread_total(user)  # the number the thread list adds up
     return Notification(
         kind.name, thread.title, kind.body(words), url, f"thread-{thread.id}", badge
     )

@@ -210,7 +210,7 @@ class PushWorker(IntentExpansion):
         ):
             self._finish(job, PushJobState.DONE, "merged")
             return None
-        note = await compose(job, user)
+        note = await compose(job, user, device.language)
         if isinstance(note, str):
             self._finish(job, PushJobState.DONE, "skipped: " + note)
             return None

@@ -23,6 +23,7 @@ SHELL_FILES = (
     "outbox.js",
     "pwa.js",
     "notify.js",
+    "forms.js",
     HTMX,
     "icon.svg",
     "icons/icon-192.png",

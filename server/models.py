@@ -291,6 +291,9 @@ class PushSubscription(Model):
     p256dh = fields.CharField(max_length=128)
     auth = fields.CharField(max_length=64)
     label = fields.CharField(max_length=80, default="")
+    # The device's own language when it subscribed (one we speak, "" if it said none): pushes
+    # use it while the person's setting is "as in the browser" (User.language == "").
+    language = fields.CharField(max_length=8, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     last_delivered_at = fields.DatetimeField(null=True)
     last_error = fields.CharField(max_length=200, default="")

@@ -17,6 +17,7 @@ from server.models import (
     AuditEntry,
     Event,
     Follow,
+    FollowState,
     Message,
     NotificationSettings,
     PushSubscription,
@@ -178,44 +179,74 @@ async def thread_by_id(thread_id: str) -> Thread | None:
 
 @dataclass(frozen=True, slots=True)
 class ThreadRow:
-    """A thread as one viewer sees it in a list."""
+    """A thread as one viewer sees it in a list. Only threads the viewer follows or took part
+    in (and did not mute) count unread messages: the others stay readable, without a count."""
 
     thread: Thread
     seq: int
     activity_at: datetime
     message_count: int
     read_count: int
+    counted: bool = True
 
     @property
     def unread(self) -> int:
+        if not self.counted:
+            return 0
         return max(0, self.message_count - self.read_count)
+
+
+async def counted_threads(user: User, thread_ids: list[str]) -> set[str]:
+    """Return which of these threads count unread messages for the user: those they follow,
+    or wrote in without choosing otherwise since (muted, or back to the default)."""
+    if not thread_ids:
+        return set()
+    states = dict(
+        await Follow.filter(user_id=user.id, thread_id__in=thread_ids).values_list(
+            "thread_id", "state"
+        )
+    )
+    counted = {str(tid) for tid, state in states.items() if state == FollowState.FOLLOWING}
+    others = [tid for tid in thread_ids if tid not in states]
+    if others:  # wrote in it but has no follow row (set back to the default): took part
+        wrote = Message.filter(author_id=user.id, thread_id__in=others).distinct()
+        counted.update(str(tid) for tid in await wrote.values_list("thread_id", flat=True))
+    return counted
+
+
+async def _rows(user: User, threads: list[Thread]) -> list[ThreadRow]:
+    ids = [t.id for t in threads]
+    reads = {
+        r.thread_id: r.read_messages
+        for r in await ReadState.filter(user_id=user.id, thread_id__in=ids)
+    }
+    counted = await counted_threads(user, ids)
+    return [
+        ThreadRow(
+            t,
+            seq_of(t, user),
+            activity_of(t, user),
+            message_count_of(t, user),
+            reads.get(t.id, 0),
+            t.id in counted,
+        )  # fmt: skip
+        for t in threads
+    ]
 
 
 async def thread_rows(user: User, limit: int = 100) -> list[ThreadRow]:
     """Return the visible threads, newest activity first, with unread counts."""
     order = "-staff_activity_at" if user.is_staff else "-public_activity_at"
-    threads = await threads_visible_to(user).order_by(order).limit(limit)
-    reads = {
-        r.thread_id: r.read_messages
-        for r in await ReadState.filter(user_id=user.id, thread_id__in=[t.id for t in threads])
-    }
-    return [
-        ThreadRow(
-            t, seq_of(t, user), activity_of(t, user), message_count_of(t, user), reads.get(t.id, 0)
-        )
-        for t in threads
-    ]
+    return await _rows(user, await threads_visible_to(user).order_by(order).limit(limit))
 
 
 async def thread_row(user: User, thread: Thread) -> ThreadRow:
-    read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
-    return ThreadRow(
-        thread,
-        seq_of(thread, user),
-        activity_of(thread, user),
-        message_count_of(thread, user),
-        read.read_messages if read else 0,
-    )
+    return (await _rows(user, [thread]))[0]
+
+
+async def unread_total(user: User) -> int:
+    """Return the number on the app icon: the unread messages of the thread list."""
+    return sum(row.unread for row in await thread_rows(user))
 
 
 async def page_threads(
@@ -229,17 +260,7 @@ async def page_threads(
         older: dict[str, Any] = {f"{field}__lt": at}
         same_time: dict[str, Any] = {field: at, "id__lt": tid}
         query = query.filter(Q(**older) | Q(**same_time))
-    threads = await query.order_by(f"-{field}", "-id").limit(limit)
-    reads = {
-        r.thread_id: r.read_messages
-        for r in await ReadState.filter(user_id=user.id, thread_id__in=[t.id for t in threads])
-    }
-    return [
-        ThreadRow(
-            t, seq_of(t, user), activity_of(t, user), message_count_of(t, user), reads.get(t.id, 0)
-        )
-        for t in threads
-    ]
+    return await _rows(user, await query.order_by(f"-{field}", "-id").limit(limit))
 
 
 # -- the person's own things ------------------------------------------------------------------

@@ -284,7 +284,7 @@ def test_the_thread_list_counts_unread_messages_live_and_forgets_them_once_read(
 ) -> None:
     reader = screens.open(TOM, PHONE)
     writer = screens.open(WEBER, PHONE)
-    tid = thread_id(reader, SMART_METER)
+    tid = thread_id(reader, OUTAGE)  # Tom took part in it: it counts (tests/test_unread*.py)
     item = reader.locator(f"#t-{tid}")
     badge = item.locator(".unread")
     before = int(item.get_attribute("data-count") or 0) - int(item.get_attribute("data-read") or 0)
@@ -294,17 +294,17 @@ def test_the_thread_list_counts_unread_messages_live_and_forgets_them_once_read(
         expect(badge).to_be_hidden()
 
     open_thread(writer, tid)
-    write(writer, "Tipp: Die PIN für die erweiterte Anzeige steht im Brief zum Zählerwechsel.")
+    write(writer, "Nachtrag: Der Techniker hat auch den Sicherungskasten geprüft.")
     expect(badge).to_be_visible()
     expect(badge.locator(".n")).to_have_text(str(before + 1))
     expect(reader.locator(".titem").first).to_have_id(f"t-{tid}")  # most recent activity first
 
-    write(writer, "Und der Wert 2.8.0 ist die Einspeisung, falls Sie eine PV-Anlage haben.")
+    write(writer, "Und die Straßenlaterne vor Nr. 12 leuchtet auch wieder.")
     expect(badge.locator(".n")).to_have_text(str(before + 2))
 
     item.locator("a").click()
     reader.wait_for_url(f"**/threads/{tid}")
-    expect(message(reader, "Einspeisung")).to_be_visible()
+    expect(message(reader, "Straßenlaterne")).to_be_visible()
     reader.go_back()
     reader.wait_for_url("**/threads")
     expect(reader.locator(f"#t-{tid} .unread")).to_be_hidden()

@@ -28,7 +28,9 @@ SMART_METER = "Wie lese ich meinen neuen Smart Meter ab?"
 
 CONTENT_PX, META_PX, TARGET_PX = 16, 14, 44
 # Meta text may be smaller than content: badges, chips, times, the top bar, the typing line.
-META = ".meta, .tmeta, .badge, .chip, .conn, .unread, .topbar, time, .typing, .edited, .composer-hint"
+META = (
+    ".meta, .tmeta, .badge, .chip, .conn, .unread, .topbar, time, .typing, .edited, .composer-hint"
+)
 
 SMALL_TEXT = """([meta, content, small]) => {
   const found = [];

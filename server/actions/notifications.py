@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from push.api import KINDS, TEST, EndpointRefused, check_endpoint
 from server.actions.audit import record
 from server.errors import ActionError, NotFound
-from server.i18n import N_
+from server.i18n import N_, negotiate
 from server.models import (
     AuditAction,
     Follow,
@@ -40,11 +40,14 @@ async def save_subscription(
     auth: object,
     label: object,
     replaces: object = None,
+    language: object = None,
 ) -> PushSubscription:
     """Save a device's subscription; an endpoint moves to whoever subscribed it last.
 
     `replaces` is the endpoint of the user's subscription that the push service replaced
     (the service worker's "pushsubscriptionchange"): that device goes, and its name stays.
+    `language` is what the device reported (`navigator.language`, or an Accept-Language
+    header): pushes speak the nearest language we have while the person's setting is "".
     """
     if not isinstance(endpoint, str) or not endpoint:
         raise ActionError("invalid_endpoint", N_("the subscription has no endpoint"))
@@ -66,6 +69,7 @@ async def save_subscription(
         ) from None
     text = label.strip()[:LABEL_MAX_CHARS] if isinstance(label, str) else ""
     text = without_control_characters(text)  # one line in the device list
+    spoken = device_language(language)
     async with in_transaction() as conn:
         if isinstance(replaces, str) and replaces and replaces != endpoint:
             renewed = PushSubscription.filter(endpoint=replaces, user_id=user.id).using_db(conn)
@@ -93,13 +97,26 @@ async def save_subscription(
                     limit=DEVICES_MAX,
                 )
             created: PushSubscription = await PushSubscription.create(
-                user=user, endpoint=endpoint, p256dh=p256dh, auth=auth, label=text, using_db=conn
-            )
+                user=user, endpoint=endpoint, p256dh=p256dh, auth=auth, label=text,
+                language=spoken, using_db=conn,
+            )  # fmt: skip
             return created
         existing.p256dh, existing.auth = str(p256dh), str(auth)
         existing.label = text or existing.label
-        await existing.save(using_db=conn, update_fields=["p256dh", "auth", "label"])
+        existing.language = spoken or existing.language
+        await existing.save(using_db=conn, update_fields=["p256dh", "auth", "label", "language"])
         return existing
+
+
+LANGUAGE_TAG_MAX_CHARS = 200  # an Accept-Language header of a browser with many languages
+
+
+def device_language(reported: object) -> str:
+    """Return the language we speak nearest to what a device reported ("de-AT" -> "de"),
+    or "" if it reported none."""
+    if not isinstance(reported, str) or not reported.strip():
+        return ""
+    return negotiate(reported[:LANGUAGE_TAG_MAX_CHARS])
 
 
 async def remove_subscription(user: User, device_id: object) -> None:

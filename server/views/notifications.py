@@ -51,10 +51,12 @@ async def add_device(request: Request, user: User) -> Response:
         return JSONResponse({"error": {"code": "bad_json", "message": "send JSON"}}, 400)
     raw_keys = data.get("keys")
     keys: dict[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
+    # The device's language (navigator.language); a client that sends none has its browser's.
+    language = data.get("language") or request.headers.get("accept-language")
     try:
         device = await save_subscription(
             request.app.state.settings, user, data.get("endpoint"), keys.get("p256dh"),
-            keys.get("auth"), data.get("label"), data.get("replaces"),
+            keys.get("auth"), data.get("label"), data.get("replaces"), language,
         )  # fmt: skip
     except ActionError as err:  # the page's script shows error.message; an HTML page it cannot
         return json_error(err.status, err.code, err.localized(language_of(request, user)))

@@ -360,8 +360,9 @@
     if (line) line.textContent = "";
   }
 
+  // Only threads the person follows or took part in count (data-uncounted: the others).
   function badge(item) {
-    const unread = Math.max(0, Number(item.dataset.count) - Number(item.dataset.read));
+    const unread = "uncounted" in item.dataset ? 0 : Math.max(0, Number(item.dataset.count) - Number(item.dataset.read));
     const b = item.querySelector(".unread");
     b.hidden = unread === 0;
     b.querySelector(".n").textContent = String(unread);

@@ -68,7 +68,7 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "x-csrftoken": csrfToken() },
-        body: JSON.stringify({ ...sub.toJSON(), label: deviceLabel() }),
+        body: JSON.stringify({ ...sub.toJSON(), label: deviceLabel(), language: navigator.language }),
       });
       if (!saved.ok) {
         const data = await saved.json().catch(() => ({}));

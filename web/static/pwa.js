@@ -49,7 +49,7 @@
   function updateAppBadge() {
     if (!("setAppBadge" in navigator) || !document.getElementById("thread-list")) return;
     let total = 0;
-    for (const item of document.querySelectorAll(".titem")) {
+    for (const item of document.querySelectorAll(".titem:not([data-uncounted])")) {
       total += Math.max(0, Number(item.dataset.count) - Number(item.dataset.read));
     }
     (total ? navigator.setAppBadge(total) : navigator.clearAppBadge()).catch(() => undefined);
@@ -114,6 +114,38 @@
     });
   }
 
+  // Offline, the list says which threads this device saved (they open without a connection)
+  // and dims the others, which would only show "You are offline".
+  async function markSavedThreads() {
+    const list = document.querySelector(".threads[data-label-saved]");
+    if (!list || !window.caches) return;
+    const offline = navigator.onLine === false || "savedCopy" in document.body.dataset;
+    if (!offline) {
+      for (const note of list.querySelectorAll(".offline-mark")) note.remove();
+      for (const item of list.querySelectorAll(".titem")) delete item.dataset.offline;
+      return;
+    }
+    let saved = new Set();
+    try {
+      const cache = await caches.open("dk-pages");
+      saved = new Set((await cache.keys()).map((r) => new URL(r.url).pathname));
+    } catch (err) {
+      /* no storage: nothing is saved */
+    }
+    for (const item of list.querySelectorAll(".titem")) {
+      const link = item.querySelector("a");
+      const kept = saved.has(new URL(link.href).pathname);
+      item.dataset.offline = kept ? "saved" : "unsaved";
+      let note = item.querySelector(".offline-mark");
+      if (!note) {
+        note = document.createElement("span");
+        note.className = "offline-mark";
+        item.querySelector(".tmeta").append(note);
+      }
+      note.textContent = kept ? list.dataset.labelSaved : list.dataset.labelUnsaved;
+    }
+  }
+
   window.dreiklangBadge = updateAppBadge;
   window.dreiklangForget = forget; // app.js: signed out from another device
   registerWorker();
@@ -122,4 +154,8 @@
   messageMenus();
   updateAppBadge();
   document.body.addEventListener("htmx:afterSwap", updateAppBadge);
+  markSavedThreads();
+  window.addEventListener("offline", markSavedThreads);
+  window.addEventListener("online", markSavedThreads);
+  document.body.addEventListener("htmx:afterSwap", markSavedThreads);
 })();

@@ -189,7 +189,7 @@ async function resubscribe(event) {
   await fetch("/push/devices", {
     method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json", "x-csrftoken": await storedCsrf() },
-    body: JSON.stringify({ ...fresh.toJSON(), replaces: old ? old.endpoint : null }),
+    body: JSON.stringify({ ...fresh.toJSON(), replaces: old ? old.endpoint : null, language: self.navigator.language }),
   });
 }
 
