@@ -22,9 +22,9 @@ TABLET: dict[str, Any] = {"viewport": {"width": 820, "height": 1180}, "has_touch
 DESK: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
 PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
                          "has_touch": True, "locale": "en-GB"}  # fmt: skip
-WEBER, JAN = "weber@example.org", "jan@nordlicht.example"
+WEBER, JAN, MIRA = "weber@example.org", "jan@nordlicht.example", "mira@nordlicht.example"
 OUTAGE = "Stromausfall in der Hafenstraße"  # Weber's own thread
-SMART_METER = "Wie lese ich meinen neuen Smart Meter ab?"
+ROLLOUT = "Rollout of the new smart meters"  # internal; Jan takes part, so it counts as unread
 
 CONTENT_PX, META_PX, TARGET_PX = 16, 14, 44
 # Meta text may be smaller than content: badges, chips, times, the top bar, the typing line.
@@ -183,7 +183,7 @@ def test_a_desk_shows_the_list_beside_the_open_thread_and_keeps_both_live(
     open_page: Any, server: LiveServer, axe: str
 ) -> None:
     desk = open_page(JAN, DESK)
-    tid, other = thread_id(desk, OUTAGE), thread_id(desk, SMART_METER)
+    tid, other = thread_id(desk, OUTAGE), thread_id(desk, ROLLOUT)
     desk.goto(f"/threads/{tid}")
     expect(desk.locator("#conn")).to_have_attribute("data-state", "live")
     side, thread = desk.locator(".side-list"), desk.locator("#thread")
@@ -199,9 +199,12 @@ def test_a_desk_shows_the_list_beside_the_open_thread_and_keeps_both_live(
     # Someone writes in another thread and in this one: the list counts it, the thread shows it.
     badge = side.locator(f"#t-{other} .unread .n")
     before = int(badge.text_content() or "0")
-    weber = {"Authorization": f"Bearer {server.token(WEBER)}"}
-    for where, text in ((other, "Danke, gefunden!"), (tid, "Alles wieder gut hier.")):
-        r = httpx.post(f"{server.url}/api/v1/threads/{where}/messages", headers=weber,
+    for who, where, text in (
+        (MIRA, other, "Liste kommt morgen."),
+        (WEBER, tid, "Alles wieder gut hier."),
+    ):
+        auth = {"Authorization": f"Bearer {server.token(who)}"}
+        r = httpx.post(f"{server.url}/api/v1/threads/{where}/messages", headers=auth,
                        json={"body": text, "client_id": f"desk-{where}"})  # fmt: skip
         assert r.status_code == 201, r.text
     expect(badge).to_have_text(str(before + 1))
