@@ -115,6 +115,36 @@ def test_a_link_that_dies_without_closing_is_noticed_and_what_was_written_arrive
         assert devices.errors == [], "JavaScript errors in the pages"
 
 
+# The page's own ping comes after 4 s without a frame; asked by a trigger, it comes at once.
+ASKED_WITHIN_MS = 2_500
+TRIGGERS = {
+    "the network comes back": "window.dispatchEvent(new Event('online'))",
+    "the network goes": "window.dispatchEvent(new Event('offline'))",
+    "the app returns to the foreground": "document.dispatchEvent(new Event('visibilitychange'))",
+}
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_a_network_change_or_the_foreground_makes_the_socket_prove_it_is_alive_at_once(
+    devices: Devices, trigger: str
+) -> None:
+    customer = devices.open(WEBER)
+    sockets: list[WebSocket] = []
+    customer.on("websocket", lambda ws: sockets.append(ws))
+    open_thread(customer, thread_id(customer, OUTAGE))
+    socket = sockets[-1]
+    # A quiet socket's own ping was just answered: the next one is PING_EVERY_MS away.
+    with socket.expect_event("framereceived", lambda p: '"pong"' in str(p), timeout=15_000):
+        pass
+    with socket.expect_event("framesent", lambda p: '"ping"' in str(p), timeout=ASKED_WITHIN_MS):
+        said = customer.evaluate(
+            f"() => {{ {TRIGGERS[trigger]}; return document.getElementById('conn').dataset.state }}"
+        )
+    assert said == ("offline" if trigger == "the network goes" else "live")
+    # The socket answers, so the page says "live" again (a dead one is given up; test above).
+    expect(customer.locator("#conn")).to_have_attribute("data-state", "live")
+
+
 # -- order ------------------------------------------------------------------------------------
 
 
