@@ -21,6 +21,7 @@ SHELL_FILES = (
     "app.css",
     "app.js",
     "outbox.js",
+    "counter.js",
     "pwa.js",
     "notify.js",
     "forms.js",

@@ -1,7 +1,8 @@
 // Dreiklang live client: one WebSocket, resume by sequence, pending sends, unread badges.
 // Protocol: docs/protocol.md. htmx handles forms and fragments; this file handles live frames.
-// Messages written offline wait in the device's outbox (outbox.js) until the server acks them.
-/* global Outbox */
+// Messages written offline wait in the device's outbox (outbox.js) until the server acks them;
+// counter.js refuses a text over the limit.
+/* global Outbox, LengthLimit */
 (() => {
   "use strict";
   const body = document.body;
@@ -20,7 +21,6 @@
   const PONG_TIMEOUT_MS = 5000; // no answer by then: the socket is dead, whatever it says
   const CONNECT_TIMEOUT_MS = 10000; // a handshake that hangs (a dead zone) is given up and retried
   const TICK_MS = 500; // how often the two limits above are checked
-  const COUNT_FROM = 0.9; // the length counter shows from 9,000 of 10,000 characters
   const KEYBOARD_POINTER = "(pointer: fine)"; // a mouse or touchpad: a desk with a keyboard
 
   const conn = document.getElementById("conn");
@@ -486,52 +486,6 @@
     return Boolean(window.matchMedia && window.matchMedia(KEYBOARD_POINTER).matches);
   }
 
-  // -- long texts: a counter near the limit, and a refusal instead of a silent cut --------
-
-  // Characters as the server counts them (code points, without outer whitespace).
-  function charCount(text) {
-    return [...text.trim()].length;
-  }
-
-  // Show "9,412 / 10,000" from COUNT_FROM of the limit; past it, say why it cannot be sent
-  // and make the form invalid, so neither the button, Enter nor htmx sends it.
-  function checkLength(input) {
-    const limit = Number(input.dataset.maxChars);
-    if (!limit) return true;
-    const count = charCount(input.value);
-    const over = count > limit;
-    const slot = counterFor(input);
-    const number = (n) => n.toLocaleString(document.documentElement.lang || undefined);
-    const tooLong = input.dataset.labelTooLong || "";
-    slot.hidden = count < limit * COUNT_FROM;
-    slot.classList.toggle("over", over);
-    slot.textContent = number(count) + " / " + number(limit) + (over ? " · " + tooLong : "");
-    input.setCustomValidity(over ? tooLong : "");
-    if (over) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-    return !over;
-  }
-
-  function checkLengths(root) {
-    if (!root.querySelectorAll) return;
-    for (const input of root.querySelectorAll("textarea[data-max-chars]")) checkLength(input);
-  }
-
-  function counterFor(input) {
-    const id = input.id + "-count";
-    let slot = document.getElementById(id);
-    if (!slot) {
-      slot = document.createElement("p");
-      slot.id = id;
-      slot.className = "counter";
-      slot.hidden = true;
-      input.insertAdjacentElement("afterend", slot);
-      const described = input.getAttribute("aria-describedby");
-      input.setAttribute("aria-describedby", described ? described + " " + id : id);
-    }
-    return slot;
-  }
-
   // -- the outbox: kept on the device until the server acknowledges -------------------
 
   // IndexedDB can be missing (private windows); the page then still works, just not offline.
@@ -660,7 +614,7 @@
       e.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      if (!checkLength(input)) {
+      if (!LengthLimit.check(input)) {
         input.reportValidity();
         return;
       }
@@ -683,7 +637,7 @@
         }
       });
       input.value = "";
-      checkLength(input);
+      LengthLimit.check(input);
       grow();
       input.focus();
     });
@@ -716,14 +670,7 @@
   }
 
   localTimes(document);
-  checkLengths(document);
-  document.body.addEventListener("htmx:afterSwap", (e) => {
-    localTimes(e.target);
-    checkLengths(e.target);
-  });
-  document.addEventListener("input", (e) => {
-    if (e.target.matches && e.target.matches("textarea[data-max-chars]")) checkLength(e.target);
-  });
+  document.body.addEventListener("htmx:afterSwap", (e) => localTimes(e.target));
   window.addEventListener("online", reconnectNow);
   window.addEventListener("offline", () => {
     setConn("offline");
