@@ -216,7 +216,7 @@
     typing: onTyping,
     activity: onActivity,
     read: onRead,
-    hello: ignore,
+    hello: onHello,
     subscribed: ignore,
     unsubscribed: ignore,
     pong: ignore,
@@ -231,6 +231,12 @@
   };
 
   function ignore() {}
+
+  // The page was rendered for the person's role at the time; after a role change (the server
+  // closed the socket, 4401) it would show controls the person no longer has, or lack new ones.
+  function onHello(f) {
+    if (Boolean(f.staff) !== (body.dataset.staff === "1")) location.reload();
+  }
 
   function handle(f) {
     const handler = Object.prototype.hasOwnProperty.call(FRAMES, f.type) ? FRAMES[f.type] : null;
