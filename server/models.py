@@ -156,6 +156,13 @@ class Thread(Model):
     public_messages = fields.IntField(default=0)
     staff_activity_at = fields.DatetimeField(auto_now_add=True)
     public_activity_at = fields.DatetimeField(auto_now_add=True)
+    # "I'm answering": the employee who claimed the thread, and until when (staff-only; it ends
+    # when they post, release it, or at claimed_until: CLAIM_MINUTES, server/actions/claims.py).
+    claimed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    claimed_by_id: str | None
+    claimed_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "threads"

@@ -63,6 +63,8 @@ def routes() -> list[BaseRoute]:
         url("/threads/new", GET=threads.new_thread_form),
         url("/threads/{thread_id}", GET=threads.thread_page, POST=threads.change_thread),
         url("/threads/{thread_id}/messages", POST=threads.post_message),
+        url("/threads/{thread_id}/claim", POST=threads.claim),
+        url("/threads/{thread_id}/release", POST=threads.release),
         url(
             "/threads/{thread_id}/follow", GET=notifications.follow_form, POST=notifications.follow
         ),
@@ -85,6 +87,7 @@ def routes() -> list[BaseRoute]:
         url("/api/v1/threads", GET=api.list_threads, POST=api.create_thread),
         url("/api/v1/threads/{thread_id}", GET=api.get_thread, PATCH=api.patch_thread),
         url("/api/v1/threads/{thread_id}/messages", GET=api.list_messages, POST=api.post_message),
+        url("/api/v1/threads/{thread_id}/claim", POST=api.post_claim, DELETE=api.remove_claim),
         url("/api/v1/messages/{message_id}", PATCH=api.patch_message, DELETE=api.remove_message),
         Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]

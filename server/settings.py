@@ -49,6 +49,7 @@ class Settings:
     company_name: str = ""  # "" = not set: DEFAULT_COMPANY
     company_logo_url: str = ""
     company_color: str = ""  # "" = not set: THEME_COLOR
+    claim_minutes: float = 20.0  # "I'm answering" ends by itself after this long without a reply
 
     @property
     def company(self) -> str:
@@ -129,6 +130,7 @@ def load_settings(env_file: str | None = None) -> Settings:
         company_name=config("COMPANY_NAME", default="").strip(),
         company_logo_url=company_logo(config("COMPANY_LOGO_URL", default="")),
         company_color=company_colour(config("COMPANY_COLOR", default="")),
+        claim_minutes=config("CLAIM_MINUTES", cast=float, default=20.0),
     )
 
 

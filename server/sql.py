@@ -111,3 +111,33 @@ def _claim(ids: list[int], lease_until: datetime, now: datetime) -> Script[Rows]
         [lease_until, PushJobState.QUEUED.value, now, *ids],
     )
     return rows
+
+
+def take_claim(thread_id: str, user_id: str, until: datetime, now: datetime) -> Script[bool]:
+    """Claim a thread for `user_id` until `until`, unless a colleague's claim still holds.
+
+    One conditional UPDATE: of two employees claiming at the same moment the database lets
+    exactly one through (the row lock on PostgreSQL, the single writer on SQLite); the other
+    finds the first one's claim in place and gets False.
+    """
+    table = Thread._meta.db_table
+    rows = yield (
+        f"UPDATE {table} SET claimed_by_id = ?, claimed_until = ? WHERE id = ? "  # noqa: S608
+        "AND (claimed_by_id IS NULL OR claimed_by_id = ? OR claimed_until <= ?) RETURNING id",
+        [user_id, until, thread_id, user_id, now],
+    )
+    return bool(rows)
+
+
+def drop_claim(thread_id: str, user_id: str | None = None) -> Script[bool]:
+    """End the claim on a thread (only `user_id`'s, if given); return whether there was one."""
+    table = Thread._meta.db_table
+    where, values = "id = ? AND claimed_by_id IS NOT NULL", [thread_id]
+    if user_id is not None:
+        where, values = "id = ? AND claimed_by_id = ?", [thread_id, user_id]
+    rows = yield (
+        f"UPDATE {table} SET claimed_by_id = NULL, claimed_until = NULL "  # noqa: S608
+        f"WHERE {where} RETURNING id",
+        values,
+    )
+    return bool(rows)

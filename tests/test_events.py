@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from server.actions.accounts import create_user
 from server.actions.writes import record
-from server.events import EVENTS, messages, threads
+from server.events import EVENTS, claims, messages, threads
 from server.events.frames import FORMATS, OWN, live_frames
 from server.events.registry import EventType, Registry
 from server.models import Audience, Message, Role, Thread
@@ -69,9 +69,13 @@ async def test_every_event_types_frames_carry_its_declared_shape(
 
     thread, first, _ = await start_thread(publisher, weber, "Meter", "Hello **you**", "c-1")
     await first.fetch_related("author")
-    subject: Any = thread if event_type is threads.UPDATED else first
-    frames = live_frames(event_type, thread, Audience.ALL, 7, 5, subject)
-    assert set(frames) == {f"{view}:{fmt}" for view in ("staff", "all") for fmt in FORMATS}
+    claim = claims.ClaimState(thread.id, weber_and_jan["jan"].id, "Jan Petersen", datetime.now(UTC))
+    subjects: dict[Any, Any] = {threads.UPDATED: thread, claims.CHANGED: claim}
+    subject = subjects.get(event_type, first)
+    audience = event_type.visible.audience(subject)
+    views = ("staff", "all") if audience == Audience.ALL else ("staff",)
+    frames = live_frames(event_type, thread, audience, 7, 5, subject)
+    assert set(frames) == {f"{view}:{fmt}" for view in views for fmt in FORMATS}
     for key, raw in frames.items():
         frame = json.loads(raw)
         assert frame["type"] == "event" and frame["name"] == event_type.name

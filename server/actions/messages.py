@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from tortoise.exceptions import IntegrityError
 
 from push.api import REPLY
+from server.actions.claims import end_on_reply
 from server.actions.writes import advance_read, follow, intend, record
 from server.adapters.tortoise import update
 from server.errors import ActionError, Conflict, Forbidden, NotFound
@@ -62,6 +63,8 @@ def _send(
     if recorded is None:
         return None
     yield from follow(author.id, message.thread_id, now)
+    if message.audience == Audience.ALL:
+        yield from end_on_reply(change, recorded.thread, author, now)  # "I'm answering" done
     yield from intend(
         change, REPLY, message.thread_id, author.id, now, message_id=message.id, viewers=viewers
     )

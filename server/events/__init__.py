@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.events import messages, threads
+from server.events import claims, messages, threads
 from server.events.registry import EVENTS, EVERYONE, STAFF, EventType, Rule
 
-__all__ = ["EVENTS", "EVERYONE", "STAFF", "EventType", "Rule", "messages", "threads"]
+__all__ = ["EVENTS", "EVERYONE", "STAFF", "EventType", "Rule", "claims", "messages", "threads"]

@@ -11,10 +11,13 @@ from starlette.responses import Response
 from server import payloads as p
 from server.actions.accounts import create_token
 from server.actions.accounts import revoke_token as revoke_token_of
+from server.actions.claims import claim_thread, release_thread
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.threads import start_thread, update_thread
 from server.auth import TOKEN_SCOPE_KEY, verify_password
 from server.errors import ActionError, NotFound
+from server.events.claims import ClaimEvent
+from server.events.claims import payload as claim_payload
 from server.i18n import N_
 from server.queries import (
     PAGE_SIZE_MAX,
@@ -187,6 +190,34 @@ async def patch_thread(call: Call) -> Response:
         publisher_of(call.request), call.user, call.path("thread_id"), body.title, body.status
     )
     return json(p.ThreadOne(p.thread_of(await thread_row(call.user, thread))))
+
+
+@endpoint(
+    Operation(
+        'Claim the thread: "I\'m answering" (staff; 409 names who has it)',
+        responses={200: ClaimEvent},
+        params=(THREAD_ID,),
+        errors=(401, 403, 404, 409),
+    )  # fmt: skip
+)
+async def post_claim(call: Call) -> Response:
+    minutes: float = call.request.app.state.settings.claim_minutes
+    state = await claim_thread(publisher_of(call.request), call.user, call.path("thread_id"),
+                               minutes)  # fmt: skip
+    return json(claim_payload(state))
+
+
+@endpoint(
+    Operation(
+        "End one's own claim on the thread (staff)",
+        responses={200: ClaimEvent},
+        params=(THREAD_ID,),
+        errors=(401, 403, 404),
+    )  # fmt: skip
+)
+async def remove_claim(call: Call) -> Response:
+    state = await release_thread(publisher_of(call.request), call.user, call.path("thread_id"))
+    return json(claim_payload(state))
 
 
 @endpoint(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server.actions.claims import claim_thread, release_thread
 from server.actions.messages import delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
-from server.errors import NotFound
-from server.events import messages, threads
+from server.errors import Conflict, NotFound
+from server.events import claims, messages, threads
 from server.i18n import N_
 from server.models import ThreadStatus, User
 from server.queries import (
@@ -89,6 +91,7 @@ async def thread_page(request: Request, user: User) -> Response:
     return page(
         request, user, "thread.html", thread=thread, seq=row.seq,
         head=threads.UPDATED.html(thread, view),
+        claim=claims.CHANGED.html(await claims.state_of(thread), view) if user.is_staff else "",
         messages=[messages.CREATED.html(m, view) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
         follow=await follow_state(user, thread.id), rows=rows, current=thread.id,
@@ -154,3 +157,37 @@ async def change_message(request: Request, user: User) -> Response:
 async def remove_message(request: Request, user: User) -> Response:
     msg = await delete_message(publisher_of(request), user, request.path_params["message_id"])
     return _message_answer(request, user, msg, f"/threads/{msg.thread_id}")
+
+
+def claim_minutes(request: Request) -> float:
+    minutes: float = request.app.state.settings.claim_minutes
+    return minutes
+
+
+@signed_in
+async def claim(request: Request, user: User) -> Response:
+    """ "I'm answering": claim the thread; refused, show who has it instead."""
+    thread_id = request.path_params["thread_id"]
+    refused = ""
+    try:
+        state = await claim_thread(publisher_of(request), user, thread_id, claim_minutes(request))
+    except Conflict as err:
+        refused = err.localized(language_of(request, user))
+        thread = await thread_for(user, thread_id)
+        if thread is None:
+            raise NotFound() from None
+        state = await claims.state_of(thread)
+    return _claim_answer(request, user, state, refused)
+
+
+@signed_in
+async def release(request: Request, user: User) -> Response:
+    state = await release_thread(publisher_of(request), user, request.path_params["thread_id"])
+    return _claim_answer(request, user, state, "")
+
+
+def _claim_answer(request: Request, user: User, state: Any, refused: str) -> Response:
+    if is_htmx(request):
+        view = viewpoint(request, user)
+        return page(request, user, "_claim.html", claim=state, view=view, refused=refused)
+    return RedirectResponse(f"/threads/{state.thread_id}", status_code=303)

@@ -228,6 +228,7 @@
     "message.edited": onMessage,
     "message.deleted": onMessage,
     "thread.updated": onThreadHead,
+    "claim.changed": onClaim,
   };
 
   function ignore() {}
@@ -294,6 +295,29 @@
   function onThreadHead(f, el) {
     document.getElementById("thread-head").replaceWith(el);
     if (window.htmx) window.htmx.process(el);
+  }
+
+  // "I'm answering" (staff only): replace the claim line; a colleague's claim warns the writer.
+  function onClaim(f, el) {
+    const old = document.getElementById("claim");
+    if (!old) return;
+    old.replaceWith(el);
+    if (window.htmx) window.htmx.process(el);
+    warnIfClaimed();
+  }
+
+  // Someone else is answering and this person is writing a reply: say so above the composer.
+  function warnIfClaimed() {
+    const claim = document.getElementById("claim");
+    const input = document.getElementById("body");
+    const slot = document.getElementById("claim-warning");
+    if (!claim || !input || !slot) return;
+    const holder = claim.dataset.author;
+    const holds = holder && holder !== me && Date.parse(claim.dataset.until) > Date.now();
+    const writing = input.value.trim() !== "";
+    const answering = claim.querySelector(".answering");
+    slot.hidden = !(holds && writing && answering);
+    if (!slot.hidden) slot.textContent = slot.dataset.label.replace("{who}", answering.textContent);
   }
 
   function onMessage(f, el) {
@@ -666,6 +690,7 @@
     };
     input.addEventListener("input", () => {
       grow();
+      warnIfClaimed();
       const now = Date.now();
       if (now - state.typedAt > TYPING_EVERY_MS && send({ type: "typing", thread: threadId, audience: audienceOf(form) })) {
         state.typedAt = now;
