@@ -184,6 +184,8 @@ MATRIX = [
     ),  # fmt: skip
     Case("GET", "/threads/{thread_id}/follow", api=False),
     Case("POST", "/threads/{thread_id}/follow", api=False, body={"state": "following"}),
+    Case("POST", "/threads/{thread_id}/claim", api=False, body={}),
+    Case("POST", "/threads/{thread_id}/release", api=False, body={}),
     Case("GET", "/messages/{message_id}", api=False),
     Case("GET", "/messages/{message_id}/edit", api=False),
     Case("POST", "/messages/{message_id}/edit", api=False, body={"body": "pwned"}),
@@ -197,6 +199,8 @@ MATRIX = [
         api=True,
         body={"body": "sneaked in", "client_id": "sneak-2"},
     ),  # fmt: skip
+    Case("POST", "/api/v1/threads/{thread_id}/claim", api=True, body={}),
+    Case("DELETE", "/api/v1/threads/{thread_id}/claim", api=True),
     Case("PATCH", "/api/v1/messages/{message_id}", api=True, body={"body": "pwned"}),
     Case("DELETE", "/api/v1/messages/{message_id}", api=True),
     Case("POST", "/push/devices/{device_id}/test", api=False, body={}),

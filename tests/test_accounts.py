@@ -85,7 +85,7 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             "tokens": await ApiToken.all().count(),
             "threads": await Thread.all()
             .order_by("id")
-            .values_list("id", "title", "status", "visibility", "staff_seq"),
+            .values_list("id", "title", "status", "visibility", "staff_seq", "claimed_by_id"),
             "messages": await Message.all()
             .order_by("id")
             .values_list("id", "body", "edited_at", "deleted_at"),
@@ -554,6 +554,8 @@ FORMS: dict[str, dict[str, str]] = {
     "/threads/{thread_id}": {"status": "closed", "title": "Forged title"},
     "/threads/{thread_id}/messages": {"body": "forged", "client_id": "forged-2"},
     "/threads/{thread_id}/follow": {"state": "muted"},
+    "/threads/{thread_id}/claim": {},
+    "/threads/{thread_id}/release": {},
     "/messages/{message_id}/edit": {"body": "forged"},
     "/messages/{message_id}/delete": {},
     "/push/devices/{device_id}/test": {},
@@ -679,6 +681,13 @@ def test_a_form_post_without_the_csrf_token_is_refused_and_writes_nothing(
     client: TestClient, admin: Admin, path: str
 ) -> None:
     url, form = form_for(path, admin)
+    if path.endswith("/release"):  # something to release
+        r = client.post(
+            f"/threads/{admin.thread}/claim",
+            headers={"x-csrftoken": csrf_of(client)},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
     before = snapshot(client)
     session = client.cookies["dreiklang_session"]
     attempts = [

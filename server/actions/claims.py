@@ -23,11 +23,11 @@ from server.txscript import Script, run_transaction
 
 
 async def _claimable(actor: User, thread_id: object) -> Thread:
+    thread = await thread_for(actor, thread_id)
+    if thread is None:  # first: a hidden thread answers as a missing one, for anyone
+        raise NotFound()
     if not actor.is_staff:
         raise Forbidden(N_("only staff can claim a thread"))
-    thread = await thread_for(actor, thread_id)
-    if thread is None:
-        raise NotFound()
     return thread
 
 
