@@ -129,15 +129,12 @@ def take_claim(thread_id: str, user_id: str, until: datetime, now: datetime) -> 
     return bool(rows)
 
 
-def drop_claim(thread_id: str, user_id: str | None = None) -> Script[bool]:
-    """End the claim on a thread (only `user_id`'s, if given); return whether there was one."""
+def drop_claim(thread_id: str, user_id: str) -> Script[bool]:
+    """End `user_id`'s claim on a thread; return whether they had one."""
     table = Thread._meta.db_table
-    where, values = "id = ? AND claimed_by_id IS NOT NULL", [thread_id]
-    if user_id is not None:
-        where, values = "id = ? AND claimed_by_id = ?", [thread_id, user_id]
     rows = yield (
         f"UPDATE {table} SET claimed_by_id = NULL, claimed_until = NULL "  # noqa: S608
-        f"WHERE {where} RETURNING id",
-        values,
+        "WHERE id = ? AND claimed_by_id = ? RETURNING id",
+        [thread_id, user_id],
     )
     return bool(rows)

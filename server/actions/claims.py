@@ -22,6 +22,14 @@ from server.queries import thread_for
 from server.txscript import Script, run_transaction
 
 
+class Claimed(Conflict):
+    """A colleague's claim holds: `holder` says whose, until when."""
+
+    def __init__(self, holder: ClaimState) -> None:
+        super().__init__(N_("{name} is answering this thread already"), name=holder.name)
+        self.holder = holder
+
+
 async def _claimable(actor: User, thread_id: object) -> Thread:
     thread = await thread_for(actor, thread_id)
     if thread is None:  # first: a hidden thread answers as a missing one, for anyone
@@ -51,13 +59,12 @@ async def claim_thread(
     change = Change()
     won = await run_transaction(_take(change, actor, thread, now + timedelta(minutes=minutes), now))
     if not won:
-        holder = await claims.state_of(await Thread.get(id=thread.id))
-        raise Conflict(N_("{name} is answering this thread already"), name=holder.name)
+        raise Claimed(await claims.state_of(await Thread.get(id=thread.id)))
     await publisher.publish(change)
     return change.events[0].subject  # type: ignore[no-any-return]
 
 
-def _drop(change: Change, thread: Thread, holder: str | None, now: datetime) -> Script[bool]:
+def _drop(change: Change, thread: Thread, holder: str, now: datetime) -> Script[bool]:
     dropped = yield from sql.drop_claim(thread.id, holder)
     if dropped:
         yield from record(change, claims.CHANGED, thread.id, ClaimState(thread.id), now)

@@ -29,7 +29,7 @@ from server.queries import (
     thread_row,
     user_by_email,
 )
-from server.views.common import json_error, publisher_of
+from server.views.common import claim_minutes, json_error, publisher_of
 from server.views.endpoint import Call, Link, Operation, Param, endpoint, json, public_endpoint
 
 THREAD_ID = Param("thread_id", "path", {"type": "string"})
@@ -201,7 +201,7 @@ async def patch_thread(call: Call) -> Response:
     )  # fmt: skip
 )
 async def post_claim(call: Call) -> Response:
-    minutes: float = call.request.app.state.settings.claim_minutes
+    minutes = claim_minutes(call.request)
     state = await claim_thread(publisher_of(call.request), call.user, call.path("thread_id"),
                                minutes)  # fmt: skip
     return json(claim_payload(state))

@@ -136,3 +136,9 @@ def json_error(status: int, code: str, message: str) -> Response:
     """The API's one error shape: `{"error": {"code", "message"}}` with an HTTP status."""
     body = payloads.encode(payloads.Error(payloads.ErrorDetail(code, message)))
     return Response(body, status_code=status, media_type="application/json")
+
+
+def claim_minutes(request: Request) -> float:
+    """How long "I'm answering" holds without a reply (CLAIM_MINUTES)."""
+    minutes: float = request.app.state.settings.claim_minutes
+    return minutes

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.actions.claims import claim_thread, release_thread
+from server.actions.claims import Claimed, claim_thread, release_thread
 from server.actions.messages import delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
-from server.errors import Conflict, NotFound
+from server.errors import NotFound
 from server.events import claims, messages, threads
+from server.events.claims import ClaimState
 from server.i18n import N_
 from server.models import ThreadStatus, User
 from server.queries import (
@@ -26,7 +26,14 @@ from server.queries import (
     thread_rows,
 )
 from server.templating import Viewpoint
-from server.views.common import is_htmx, language_of, page, publisher_of, signed_in
+from server.views.common import (
+    claim_minutes,
+    is_htmx,
+    language_of,
+    page,
+    publisher_of,
+    signed_in,
+)
 
 MESSAGES_PER_PAGE = 50
 
@@ -159,25 +166,15 @@ async def remove_message(request: Request, user: User) -> Response:
     return _message_answer(request, user, msg, f"/threads/{msg.thread_id}")
 
 
-def claim_minutes(request: Request) -> float:
-    minutes: float = request.app.state.settings.claim_minutes
-    return minutes
-
-
 @signed_in
 async def claim(request: Request, user: User) -> Response:
     """ "I'm answering": claim the thread; refused, show who has it instead."""
     thread_id = request.path_params["thread_id"]
-    refused = ""
     try:
         state = await claim_thread(publisher_of(request), user, thread_id, claim_minutes(request))
-    except Conflict as err:
-        refused = err.localized(language_of(request, user))
-        thread = await thread_for(user, thread_id)
-        if thread is None:
-            raise NotFound() from None
-        state = await claims.state_of(thread)
-    return _claim_answer(request, user, state, refused)
+    except Claimed as err:
+        return _claim_answer(request, user, err.holder, err.localized(language_of(request, user)))
+    return _claim_answer(request, user, state, "")
 
 
 @signed_in
@@ -186,7 +183,7 @@ async def release(request: Request, user: User) -> Response:
     return _claim_answer(request, user, state, "")
 
 
-def _claim_answer(request: Request, user: User, state: Any, refused: str) -> Response:
+def _claim_answer(request: Request, user: User, state: ClaimState, refused: str) -> Response:
     if is_htmx(request):
         view = viewpoint(request, user)
         return page(request, user, "_claim.html", claim=state, view=view, refused=refused)
