@@ -11,13 +11,25 @@ from __future__ import annotations
 from typing import Protocol
 
 from push.endpoints import DEFAULT_PUSH_HOSTS, EndpointRefused, check_resolves_public, check_shape
-from push.kinds import KINDS, MENTION, MODERATION, REPLY, STATUS, TEST, Kind
+from push.kinds import (
+    ASSIGNED,
+    ESCALATION,
+    KINDS,
+    MENTION,
+    MODERATION,
+    QUESTION,
+    REPLY,
+    STATUS,
+    TEST,
+    Kind,
+)
 from push.vapid import VapidKeys
 from push.vapid import load_or_create as load_vapid
 from server.settings import Settings
 
 __all__ = [
-    "KINDS", "MENTION", "MODERATION", "REPLY", "STATUS", "TEST", "EndpointRefused", "Kind",
+    "ASSIGNED", "ESCALATION", "KINDS", "MENTION", "MODERATION", "QUESTION", "REPLY", "STATUS",
+    "TEST", "EndpointRefused", "Kind",
     "VapidKeys", "Worker", "allowed_hosts", "check_endpoint", "load_vapid", "start_worker",
     "run_worker",
 ]  # fmt: skip

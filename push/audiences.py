@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
-from server.models import Follow, FollowState, Message, NotificationIntent, Role, Thread, User
+from server.models import (
+    Follow,
+    FollowState,
+    Message,
+    NotificationIntent,
+    Role,
+    Team,
+    Thread,
+    User,
+)
 
 MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,62})", re.IGNORECASE)
 
@@ -112,5 +121,58 @@ def moderators(kind: str) -> Finder:
     async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
         people = User.filter(role__in=[Role.MODERATOR, Role.ADMIN]).values_list("id", "role")
         return {user_id: (Reader(user_id, Role(role)), (kind,)) for user_id, role in await people}
+
+    return find
+
+
+STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
+
+
+async def _staff(kind: str, **where: object) -> Chosen:
+    people = User.filter(role__in=STAFF_ROLES, deactivated_at__isnull=True, **where)
+    return {
+        user_id: (Reader(user_id, Role(role)), (kind,))
+        for user_id, role in await people.values_list("id", "role")
+    }
+
+
+async def _team_members(kind: str, team_id: str | None) -> Chosen:
+    team = await Team.get_or_none(id=team_id) if team_id else None
+    return await _staff(kind, team=team.name) if team is not None else {}
+
+
+def team_or_everyone(kind: str) -> Finder:
+    """A new question: the staff of its team, or all staff when it has none (each person's
+    working hours then keep it from those off duty: push/recipients.py)."""
+
+    async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
+        if thread.team_id:
+            return await _team_members(kind, thread.team_id)
+        return await _staff(kind)
+
+    return find
+
+
+def assignee_or_team(kind: str) -> Finder:
+    """An assignment: the employee it names, else the members of the team it names."""
+
+    async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
+        if thread.assignee_id:
+            return await _staff(kind, id=thread.assignee_id)
+        return await _team_members(kind, thread.team_id)
+
+    return find
+
+
+def moderators_and_lead(kind: str) -> Finder:
+    """An escalation: every moderator and admin, and the lead of the question's team."""
+    of_moderators = moderators(kind)
+
+    async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
+        chosen = await of_moderators(intent, thread, message)
+        team = await Team.get_or_none(id=thread.team_id) if thread.team_id else None
+        if team is not None and team.lead_id:
+            chosen.update(await _staff(kind, id=team.lead_id))
+        return chosen
 
     return find

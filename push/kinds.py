@@ -23,7 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from push.audiences import Finder, followers, followers_and_mentioned, moderators
+from push.audiences import (
+    Finder,
+    assignee_or_team,
+    followers,
+    followers_and_mentioned,
+    moderators,
+    moderators_and_lead,
+    team_or_everyone,
+)
 from server.i18n import N_
 from server.models import NotificationSettings, Role
 
@@ -53,6 +61,8 @@ class Kind:
     ttl_seconds: int
     body: Callable[[Words], str]
     urgent: bool = False
+    # Routine desk work: held back outside the person's working hours (push/recipients.py).
+    routine: bool = False
     replaced_by: tuple[str, ...] = ()
     seen_live: bool = False
     about_message: bool = False
@@ -167,6 +177,48 @@ MODERATION = KINDS.add(
         urgent=True,
         roles=(Role.MODERATOR, Role.ADMIN),
         recipients=moderators("moderation"),
+    )
+)
+STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)
+QUESTION = KINDS.add(
+    Kind(
+        name="question",
+        preference="new_questions",
+        label=N_("New customer questions for my team (or for everyone on duty)"),
+        urgency="normal",
+        ttl_seconds=DAY_SECONDS,  # by tomorrow the desk's queue says it better
+        body=lambda w: w.gettext("New question from {name}: {text}").format(
+            name=w.author, text=w.text
+        ),
+        routine=True,
+        about_message=True,
+        roles=STAFF_ROLES,
+        recipients=team_or_everyone("question"),
+    )
+)
+ASSIGNED = KINDS.add(
+    Kind(
+        name="assigned",
+        preference="assignments",
+        label=N_("Questions assigned to me or my team"),
+        urgency="normal",
+        ttl_seconds=2 * DAY_SECONDS,
+        body=lambda w: w.gettext("This question was assigned to you or your team."),
+        roles=STAFF_ROLES,
+        recipients=assignee_or_team("assigned"),
+    )
+)
+ESCALATION = KINDS.add(
+    Kind(
+        name="escalation",
+        preference="escalations",
+        label=N_("Questions waiting too long for an answer (moderators and team leads)"),
+        urgency="high",
+        ttl_seconds=6 * 3600,
+        body=lambda w: w.gettext("A customer has been waiting a long time for an answer."),
+        urgent=True,
+        roles=STAFF_ROLES,
+        recipients=moderators_and_lead("escalation"),
     )
 )
 TEST = KINDS.add(

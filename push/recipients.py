@@ -69,6 +69,25 @@ def wants(prefs: NotificationSettings | None, name: str, now: datetime) -> bool:
         return True  # no settings yet, or a kind nobody turns off (a test)
     if not kind.enabled(prefs):
         return False
+    if kind.routine and not on_duty(prefs, now):
+        return False  # a routine desk alert waits for the queue, not for someone off duty
     if not in_quiet_hours(prefs, now):
         return True
     return kind.urgent and prefs.urgent_in_quiet_hours
+
+
+def on_duty(prefs: NotificationSettings, now: datetime) -> bool:
+    """Tell whether `now` falls in the person's working hours (always, if they keep none)."""
+    if not prefs.work_hours:
+        return True
+    try:
+        moment = now.astimezone(ZoneInfo(prefs.time_zone))
+        start, end = _clock(prefs.work_start), _clock(prefs.work_end)
+    except (ZoneInfoNotFoundError, ValueError):
+        return True
+    if str(moment.isoweekday()) not in prefs.work_days:
+        return False
+    local = moment.time()
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end  # a night shift, e.g. 22:00–06:00

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +20,7 @@ from starlette.types import Message, Scope, Send
 
 from push import api as push
 from server import templating
+from server.actions.desk import escalate_waiting
 from server.adapters import asgi_csrf as csrf_adapter
 from server.adapters.uvicorn import RAW_SEND_KEY
 from server.auth import SESSION_DAYS
@@ -33,6 +36,8 @@ from server.views.common import error_page, json_error
 
 SESSION_COOKIE = "dreiklang_session"
 MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
+
+log = logging.getLogger(__name__)
 
 
 def declared_length(scope: Any) -> int:
@@ -57,6 +62,20 @@ def csrf_refused_response(request: Request) -> Response:
     if request.url.path.startswith("/api/"):
         return json_error(error.status, error.code, error.message)
     return error_page(request, None, error)
+
+
+ESCALATION_CHECK_SECONDS = 60  # a long wait is noticed within a minute of passing the limit
+
+
+async def watch_waiting(publisher: Publisher, settings: Settings) -> None:
+    """Escalate questions waiting longer than ESCALATE_MINUTES, once a minute (on every
+    process: the database lets one of them alert for each question)."""
+    while True:
+        await asyncio.sleep(ESCALATION_CHECK_SECONDS)
+        try:
+            await escalate_waiting(publisher, settings.escalate_minutes)
+        except Exception:  # a database outage: try again next minute
+            log.exception("escalating waiting questions failed")
 
 
 def create_app(settings: Settings | None = None) -> Dreiklang:
@@ -86,9 +105,13 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         app.state.publisher = Publisher(
             fanout, worker.wake if worker else None, company=settings.company
         )
+        watch = asyncio.create_task(watch_waiting(app.state.publisher, settings))
         try:
             yield
         finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
             if worker is not None:
                 await worker.stop()
             await fanout.stop()

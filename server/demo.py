@@ -5,8 +5,9 @@ from __future__ import annotations
 from server.actions.accounts import create_user
 from server.actions.messages import send_message
 from server.actions.reads import mark_read
+from server.actions.teams import create_team
 from server.actions.threads import start_thread, update_thread
-from server.models import Role, User
+from server.models import Role, Team, User
 from server.publisher import Publisher
 from server.queries import thread_by_id, user_by_email
 from server.settings import Settings
@@ -145,6 +146,10 @@ async def load_demo(publisher: Publisher | None = None) -> list[str]:
         found = await user_by_email(email)
         people[key] = found or await create_user(email, name, DEMO_PASSWORD, role, team)
     if fresh:
+        for key, _, _, role, team in PEOPLE:
+            if team and role != Role.CUSTOMER and not await Team.exists(name=team):
+                lead = people[key].id if key in ("jan", "mira", "grid") else None
+                await create_team(people["admin"], team, lead)
         for i, (author, title, kind, visibility, messages, status) in enumerate(THREADS):
             first_speaker, first_body = messages[0]
             thread, _, _ = await start_thread(

@@ -41,9 +41,10 @@ class ThreadKind(StrEnum):
 
 
 class ThreadStatus(StrEnum):
-    OPEN = "open"
-    ANSWERED = "answered"
-    CLOSED = "closed"
+    OPEN = "open"  # waiting for an answer (a customer's question: on the desk's queue)
+    ANSWERED = "answered"  # staff replied (set by the reply itself, server/actions/desk.py)
+    RESOLVED = "resolved"  # done, by the asker or staff; a customer's next message reopens it
+    CLOSED = "closed"  # no more replies from customers
 
 
 class User(Model):
@@ -68,6 +69,23 @@ class User(Model):
     @property
     def is_active(self) -> bool:
         return self.deactivated_at is None
+
+
+class Team(Model):
+    """A team of employees (Billing, Field service): questions are routed to it, saved replies
+    shared in it. Members are the employees whose `User.team` is its name."""
+
+    id = fields.CharField(max_length=16, primary_key=True, default=new_id)
+    name = fields.CharField(max_length=60, unique=True)
+    # Escalations of questions waiting too long for this team reach its lead (and moderators).
+    lead: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    lead_id: str | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "teams"
 
 
 class ApiToken(Model):
@@ -163,6 +181,25 @@ class Thread(Model):
     )
     claimed_by_id: str | None
     claimed_until = fields.DatetimeField(null=True)
+    # The care desk (server/actions/desk.py), staff-only: to whom the question is routed,
+    # since when a customer waits for staff (null: nobody waits), and the times it took.
+    team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    team_id: str | None
+    assignee: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    assignee_id: str | None
+    waiting_since = fields.DatetimeField(null=True, db_index=True)
+    first_response_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)  # told moderators and the team's lead
+    # The official answer, shown under the question for everyone (a public staff reply).
+    answer: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    answer_id: str | None
 
     class Meta:
         table = "threads"
@@ -276,11 +313,20 @@ class NotificationSettings(Model):
     mentions = fields.BooleanField(default=True)
     status_changes = fields.BooleanField(default=True)
     moderation = fields.BooleanField(default=True)  # moderators only
+    new_questions = fields.BooleanField(default=True)  # staff: for my team, or while on duty
+    assignments = fields.BooleanField(default=True)  # staff: a question assigned to me/my team
+    escalations = fields.BooleanField(default=True)  # moderators, team leads: long waits
     quiet_hours = fields.BooleanField(default=False)
     quiet_start = fields.CharField(max_length=5, default="22:00")  # HH:MM, user's time zone
     quiet_end = fields.CharField(max_length=5, default="07:00")
     time_zone = fields.CharField(max_length=64, default="Europe/Berlin")
     urgent_in_quiet_hours = fields.BooleanField(default=True)  # mentions and moderator alerts
+    # Staff: working hours, in the same time zone. Outside them no routine desk alert (a new
+    # question) arrives: the desk counts them as not on duty.
+    work_hours = fields.BooleanField(default=False)
+    work_start = fields.CharField(max_length=5, default="08:00")
+    work_end = fields.CharField(max_length=5, default="17:00")
+    work_days = fields.CharField(max_length=7, default="12345")  # ISO weekdays, 1 = Monday
 
     class Meta:
         table = "notification_settings"
@@ -381,3 +427,28 @@ class NotificationIntent(Model):
 
     class Meta:
         table = "notification_intents"
+
+
+class SavedReply(Model):
+    """A reply an employee inserts from the composer (`/`): personal (owner) or shared with a
+    team. Placeholders such as {first_name} are filled in for the thread it goes into."""
+
+    id = fields.CharField(max_length=16, primary_key=True, default=new_id)
+    title = fields.CharField(max_length=80)
+    body = fields.TextField()
+    owner: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    owner_id: str | None
+    team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    team_id: str | None
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: str | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "saved_replies"

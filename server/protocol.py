@@ -169,12 +169,22 @@ class ReadNotice(ServerFrame, tag="read"):
     count: int
 
 
+DESK_CHANNEL = "desk"  # the fan-out channel of DeskNotice frames
+
+
+class DeskNotice(ServerFrame, tag="desk"):
+    """Staff only, on sockets opened with `?desk=1`: a question on the desk changed."""
+
+    thread: str
+
+
 class Pong(ServerFrame, tag="pong"):
     t: Any = None
 
 
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
-    Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, Pong,
+    Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, DeskNotice,
+    Pong,
 )  # fmt: skip
 ERROR_TYPE = "error"  # {type, code, message, and the refs of the refused frame}
 EVENT_TYPE = "event"  # built by server/events/frames.py

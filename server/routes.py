@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from server.assets import STATIC_DIR, CachedStaticFiles
 from server.openapi import openapi_schema
-from server.views import accounts, api, health, notifications, pwa, sessions, threads
+from server.views import accounts, api, desk, health, notifications, pwa, sessions, threads
 from server.ws import websocket_endpoint
 
 View = Callable[[Request], Awaitable[Response]]
@@ -55,6 +55,7 @@ def routes() -> list[BaseRoute]:
         url("/settings/tokens/{token_id}/revoke", POST=accounts.revoke_one_token),
         url("/admin", GET=accounts.admin_page),
         url("/admin/users", POST=accounts.admin_create_user),
+        url("/admin/teams", POST=accounts.admin_create_team),
         url("/admin/users/{user_id}/role", POST=accounts.admin_role),
         url("/admin/users/{user_id}/deactivate", POST=accounts.admin_deactivate),
         url("/admin/users/{user_id}/reactivate", POST=accounts.admin_reactivate),
@@ -65,12 +66,16 @@ def routes() -> list[BaseRoute]:
         url("/threads/{thread_id}/messages", POST=threads.post_message),
         url("/threads/{thread_id}/claim", POST=threads.claim),
         url("/threads/{thread_id}/release", POST=threads.release),
+        url("/threads/{thread_id}/assign", POST=desk.assign),
         url(
             "/threads/{thread_id}/follow", GET=notifications.follow_form, POST=notifications.follow
         ),
         url("/messages/{message_id}", GET=threads.show_message),
         url("/messages/{message_id}/edit", GET=threads.edit_form, POST=threads.change_message),
         url("/messages/{message_id}/delete", POST=threads.remove_message),
+        url("/messages/{message_id}/answer", POST=desk.answer),
+        # the care desk (staff)
+        url("/desk", GET=desk.desk_page),
         # live
         WebSocketRoute("/ws", websocket_endpoint),
         # Web Push devices

@@ -50,6 +50,7 @@ class Settings:
     company_logo_url: str = ""
     company_color: str = ""  # "" = not set: THEME_COLOR
     claim_minutes: float = 20.0  # "I'm answering" ends by itself after this long without a reply
+    escalate_minutes: float = 60.0  # a customer waiting this long alerts moderators, team leads
 
     @property
     def company(self) -> str:
@@ -131,6 +132,7 @@ def load_settings(env_file: str | None = None) -> Settings:
         company_logo_url=company_logo(config("COMPANY_LOGO_URL", default="")),
         company_color=company_colour(config("COMPANY_COLOR", default="")),
         claim_minutes=config("CLAIM_MINUTES", cast=float, default=20.0),
+        escalate_minutes=config("ESCALATE_MINUTES", cast=float, default=60.0),
     )
 
 

@@ -15,7 +15,15 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server.adapters.tortoise import insert_many, new_row
-from server.models import PushJob, PushJobState, ReadState, Thread, ThreadStatus, Visibility
+from server.models import (
+    PushJob,
+    PushJobState,
+    ReadState,
+    Thread,
+    ThreadKind,
+    ThreadStatus,
+    Visibility,
+)
 from server.txscript import Rows, Script, dialect_sql, run_in
 
 COUNTERS = ("staff_seq", "public_seq", "staff_messages", "public_messages")
@@ -138,3 +146,15 @@ def drop_claim(thread_id: str, user_id: str) -> Script[bool]:
         [thread_id, user_id],
     )
     return bool(rows)
+
+
+def escalate_waiting(before: datetime, now: datetime) -> Script[list[tuple[str, str]]]:
+    """Mark the public questions waiting since before `before` as escalated, once per wait;
+    return (thread id, author id) of each (of two processes looking, one gets each)."""
+    table = Thread._meta.db_table
+    rows = yield (
+        f"UPDATE {table} SET escalated_at = ? WHERE waiting_since <= ? AND escalated_at IS NULL "  # noqa: S608
+        "AND status = ? AND kind = ? AND visibility = ? RETURNING id, author_id",
+        [now, before, ThreadStatus.OPEN.value, ThreadKind.QUESTION.value, Visibility.PUBLIC.value],
+    )
+    return [(str(row["id"]), str(row["author_id"])) for row in rows]

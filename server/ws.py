@@ -23,6 +23,7 @@ from server.events.registry import load_subjects
 from server.fanout import Fanout, LiveEvent
 from server.i18n import N_, negotiate
 from server.models import Audience, User
+from server.protocol import DESK_CHANNEL
 from server.publisher import Publisher
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
@@ -254,6 +255,7 @@ class Connection(SocketWriter):
         for thread_id in list(self.subs):
             await self.unsubscribe_id(thread_id)
         await self.fanout.unlisten("list", self)
+        await self.fanout.unlisten(DESK_CHANNEL, self)
         await self.fanout.unlisten("user:" + self.user.id, self)
 
 
@@ -308,6 +310,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         if ws.query_params.get("list") == "1":
             # Thread-list notices are opt-in: a phone inside one thread needs only that thread.
             await fanout.listen("list", conn)
+        if ws.query_params.get("desk") == "1" and user.is_staff:
+            # The care desk's notices (staff only; frames carry only a "staff" view as well).
+            await fanout.listen(DESK_CHANNEL, conn)
         await fanout.listen("user:" + user.id, conn)
         # A sign-out, role change or deactivation published before we listened was not heard:
         # look again, so no socket opens with rights the person has lost.

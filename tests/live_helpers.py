@@ -71,13 +71,18 @@ class Api:
         await self.http.aclose()
 
     async def start_thread(
-        self, title: str = "Meter reading looks wrong", visibility: str = "public"
+        self,
+        title: str = "Meter reading looks wrong",
+        visibility: str = "public",
+        kind: str = "discussion",
     ) -> dict[str, Any]:
-        """Open a new thread with one message; return its JSON."""
+        """Open a new thread with one message; return its JSON. A discussion by default: its
+        status follows no reply, so the events these tests count are the messages alone (a
+        question's status moves with staff replies: tests/test_desk.py)."""
         r = await self.http.post(
             "/api/v1/threads",
             json={"title": title, "body": "First message of " + title, "client_id": new_client_id(),
-                  "visibility": visibility},
+                  "visibility": visibility, "kind": kind},
         )  # fmt: skip
         assert r.status_code == 201, r.text
         return dict(r.json()["thread"])

@@ -28,6 +28,7 @@ from server.models import (
     ReadState,
     Role,
     Session,
+    Team,
     Thread,
     User,
 )
@@ -85,7 +86,18 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             "tokens": await ApiToken.all().count(),
             "threads": await Thread.all()
             .order_by("id")
-            .values_list("id", "title", "status", "visibility", "staff_seq", "claimed_by_id"),
+            .values_list(
+                "id",
+                "title",
+                "status",
+                "visibility",
+                "staff_seq",
+                "claimed_by_id",
+                "assignee_id",
+                "team_id",
+                "answer_id",
+            ),
+            "teams": await Team.all().order_by("name").values_list("name", "lead_id"),
             "messages": await Message.all()
             .order_by("id")
             .values_list("id", "body", "edited_at", "deleted_at"),
@@ -556,6 +568,9 @@ FORMS: dict[str, dict[str, str]] = {
     "/threads/{thread_id}/follow": {"state": "muted"},
     "/threads/{thread_id}/claim": {},
     "/threads/{thread_id}/release": {},
+    "/threads/{thread_id}/assign": {"note": "forged"},
+    "/admin/teams": {"name": "Forged team"},
+    "/messages/{message_id}/answer": {},
     "/messages/{message_id}/edit": {"body": "forged"},
     "/messages/{message_id}/delete": {},
     "/push/devices/{device_id}/test": {},

@@ -308,11 +308,7 @@ def test_typing_in_a_staff_note_is_sent_for_staff_only(devices: Devices) -> None
     staff.goto("/threads")
     tid = thread_id(staff, OUTAGE)
     open_thread(staff, tid)
-    # The composer's Reply/Note switch (issue 11) is a field named "audience".
-    staff.locator("#composer").evaluate(
-        """form => form.insertAdjacentHTML("beforeend",
-             '<input type="hidden" name="audience" value="staff">')"""
-    )
+    staff.get_by_label("Staff note").check()  # the composer's Reply / Staff note switch
     with sockets[-1].expect_event("framesent", lambda p: '"typing"' in str(p)) as frame:
         staff.locator("#body").press_sequentially("Intern: ")
     assert json.loads(str(frame.value)) == {"type": "typing", "thread": tid, "audience": "staff"}

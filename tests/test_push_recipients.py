@@ -94,7 +94,7 @@ async def reply(
 
 async def heard(message: Message) -> dict[str, str]:
     """Return who the message's intent notifies, as {handle: kind}."""
-    intent = await NotificationIntent.get(message_id=message.id)
+    intent = await NotificationIntent.get(message_id=message.id, kind="reply")
     return {handle_of(user): kind for user, kind in await recipients(intent)}
 
 
@@ -226,7 +226,7 @@ async def test_a_status_change_notifies_followers_but_not_who_changed_it(
 ) -> None:
     thread = await thread_by(people["weber"])
     await reply(people["jan"], thread, "Looking into it.")
-    await update_thread(NOT_LIVE, people["jan"], thread.id, status="answered")
+    await update_thread(NOT_LIVE, people["jan"], thread.id, status="resolved")
     intent = await NotificationIntent.get(thread_id=thread.id, kind="status")
     assert {handle_of(u): k for u, k in await recipients(intent)} == {"weber": "status"}
 

@@ -99,7 +99,7 @@ def test_live_and_replayed_frames_carry_the_staff_form_to_staff_only(
             ws.send_json({"type": "subscribe", "thread": thread, "since": None})
             html_events(ws)
         r = client.patch(f"/api/v1/threads/{thread}", headers=tokens[JAN],
-                         json={"status": "answered"})  # fmt: skip
+                         json={"status": "resolved"})  # fmt: skip
         assert r.status_code == 200, r.text
         [live_tom], [live_weber], [live_jan] = (html_events(ws) for ws in (tom, weber, jan))
         assert 'id="thread-head"' in live_tom

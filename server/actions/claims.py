@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from server import sql
+from server.actions.desk import notify_desk
 from server.actions.writes import record
 from server.errors import Conflict, Forbidden, NotFound
-from server.events import claims
+from server.events import claims, desk
 from server.events.claims import ClaimState
 from server.i18n import N_
 from server.models import Thread, ThreadStatus, User
@@ -45,6 +46,8 @@ def _take(change: Change, actor: User, thread: Thread, until: datetime, now: dat
     if won:
         state = ClaimState(thread.id, actor.id, actor.display_name, until)
         yield from record(change, claims.CHANGED, thread.id, state, now)
+        yield from record(change, desk.ANSWERING, thread.id, state, now)
+        notify_desk(change, thread.id)
     return won
 
 
@@ -53,8 +56,9 @@ async def claim_thread(
 ) -> ClaimState:
     """Claim a thread for `minutes` (or extend one's own claim); refuse if a colleague has it."""
     thread = await _claimable(actor, thread_id)
-    if thread.status == ThreadStatus.CLOSED:
-        raise Conflict(N_("this thread is closed: there is nothing to answer"))
+    if thread.status in (ThreadStatus.CLOSED, ThreadStatus.RESOLVED):
+        raise Conflict(N_("this thread is {status}: there is nothing to answer"),
+                       status=thread.status.value)  # fmt: skip
     now = datetime.now(UTC)
     change = Change()
     won = await run_transaction(_take(change, actor, thread, now + timedelta(minutes=minutes), now))
@@ -68,6 +72,8 @@ def _drop(change: Change, thread: Thread, holder: str, now: datetime) -> Script[
     dropped = yield from sql.drop_claim(thread.id, holder)
     if dropped:
         yield from record(change, claims.CHANGED, thread.id, ClaimState(thread.id), now)
+        yield from record(change, desk.ANSWERING, thread.id, ClaimState(thread.id), now)
+        notify_desk(change, thread.id)
     return dropped
 
 

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 
 from push.api import REPLY
 from server.actions.claims import end_on_reply
+from server.actions.desk import after_message
 from server.actions.writes import advance_read, follow, intend, record
 from server.adapters.tortoise import update
 from server.errors import ActionError, Conflict, Forbidden, NotFound
@@ -65,6 +66,7 @@ def _send(
     yield from follow(author.id, message.thread_id, now)
     if message.audience == Audience.ALL:
         yield from end_on_reply(change, recorded.thread, author, now)  # "I'm answering" done
+        yield from after_message(change, recorded.thread, author, message, now)  # status
     yield from intend(
         change, REPLY, message.thread_id, author.id, now, message_id=message.id, viewers=viewers
     )

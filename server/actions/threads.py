@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from push.api import REPLY, STATUS
+from push.api import QUESTION, REPLY, STATUS
+from server.actions.desk import notify_desk, on_desk, status_fields
 from server.actions.messages import clean_client_id
 from server.actions.writes import follow, intend, record
 from server.adapters.tortoise import insert, update
@@ -13,10 +14,19 @@ from server.errors import ActionError, Forbidden, NotFound
 from server.events import messages, threads
 from server.i18n import N_
 from server.markdown import clean_body, render
-from server.models import Audience, Message, Thread, ThreadKind, ThreadStatus, User, Visibility
+from server.models import (
+    Audience,
+    Message,
+    Team,
+    Thread,
+    ThreadKind,
+    ThreadStatus,
+    User,
+    Visibility,
+)
 from server.payloads import TITLE_MAX_CHARS
 from server.publisher import Change, Publisher
-from server.queries import message_by_client_id, thread_for
+from server.queries import is_id, message_by_client_id, thread_for
 from server.text import has_control_character
 from server.txscript import Script, run_transaction
 
@@ -54,12 +64,24 @@ def _enum(kind: type[E], value: object, what: str) -> E:
         ) from None
 
 
+async def _team_id(team: object) -> str | None:
+    """The team a new question asks for (the asker may choose one), or None."""
+    if team in (None, ""):
+        return None
+    if not is_id(team) or not await Team.exists(id=team):
+        raise ActionError("unknown_team", N_("there is no team {value!r:.20}"), value=team)
+    return str(team)
+
+
 def _start(change: Change, thread: Thread, first: Message, now: datetime) -> Script[None]:
     yield insert(thread)
     yield from record(change, messages.CREATED, thread.id, first, now, new_message=first)
     yield from follow(thread.author_id, thread.id, now)
     # Followers are only the author yet, but the first message may mention people.
     yield from intend(change, REPLY, thread.id, thread.author_id, now, message_id=first.id)
+    if thread.waiting_since is not None:  # a customer asks: the desk hears of it
+        yield from intend(change, QUESTION, thread.id, thread.author_id, now, message_id=first.id)
+        notify_desk(change, thread.id)
 
 
 async def start_thread(
@@ -70,6 +92,7 @@ async def start_thread(
     client_id: object,
     kind: object = ThreadKind.QUESTION.value,
     visibility: object = Visibility.PUBLIC.value,
+    team: object = None,
 ) -> tuple[Thread, Message, bool]:
     """Open a thread with its first message; a retried start returns the first thread."""
     clean = clean_title(title)
@@ -79,6 +102,7 @@ async def start_thread(
     vis = _enum(Visibility, visibility, "visibility")
     if vis == Visibility.INTERNAL and not author.is_staff:
         raise Forbidden(N_("only staff can start internal threads"))
+    team_id = await _team_id(team)
     earlier = await message_by_client_id(author, cid)
     if earlier is not None:
         await earlier.fetch_related("thread")
@@ -86,8 +110,10 @@ async def start_thread(
     now = datetime.now(UTC)
     thread = Thread(
         title=clean, kind=thread_kind, visibility=vis, author_id=author.id, created_at=now,
-        staff_activity_at=now, public_activity_at=now,
+        staff_activity_at=now, public_activity_at=now, team_id=team_id,
     )  # fmt: skip
+    if on_desk(thread) and not author.is_staff:
+        thread.waiting_since = now  # on the desk's queue until staff answer
     first = Message(
         thread_id=thread.id, author_id=author.id, client_id=cid, audience=Audience.ALL,
         body=text, html=render(text), created_at=now,
@@ -106,6 +132,7 @@ def _update(
     yield from record(change, threads.UPDATED, thread.id, thread, now)
     if "status" in fields:
         yield from intend(change, STATUS, thread.id, actor.id, now)
+        notify_desk(change, thread.id)
 
 
 async def update_thread(
@@ -129,9 +156,13 @@ async def update_thread(
     changed = tuple(k for k, v in wanted.items() if getattr(thread, k) != v)
     if not changed:
         return thread
-    for name in changed:
-        setattr(thread, name, wanted[name])
+    now = datetime.now(UTC)
+    if "status" in changed:
+        changed = tuple(k for k in changed if k != "status")
+        changed += status_fields(thread, wanted["status"], now)  # type: ignore[arg-type]
+    if "title" in changed:
+        thread.title = wanted["title"]  # type: ignore[assignment]
     change = Change()
-    await run_transaction(_update(change, actor, thread, changed, datetime.now(UTC)))
+    await run_transaction(_update(change, actor, thread, changed, now))
     await publisher.publish(change)
     return change.events[0].thread

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from server.events import claims, messages, threads
+from server.events import claims, desk, messages, threads
 from server.events.registry import EVENTS, EVERYONE, STAFF, EventType, Rule
 
-__all__ = ["EVENTS", "EVERYONE", "STAFF", "EventType", "Rule", "claims", "messages", "threads"]
+__all__ = [
+    "EVENTS",
+    "EVERYONE",
+    "STAFF",
+    "EventType",
+    "Rule",
+    "claims",
+    "desk",
+    "messages",
+    "threads",
+]

@@ -17,7 +17,9 @@ from server.actions.accounts import (
 )
 from server.actions.admin import change_role, deactivate, reactivate
 from server.actions.sessions import end_session, start_session
+from server.actions.teams import create_team
 from server.auth import signed_in_session, verify_password
+from server.desk import teams as all_teams
 from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import Role, User
@@ -198,7 +200,7 @@ async def _admin(request: Request, user: User, status: int = 200, **extra: objec
     return page(
         request, user, "admin.html", status, staff=await staff_members(), roles=STAFF_ROLES,
         all_roles=list(Role), audit=await audit_entries(user), query=query,
-        found=await people_matching(query), **extra,
+        found=await people_matching(query), teams=await all_teams(), **extra,
     )  # fmt: skip
 
 
@@ -224,6 +226,15 @@ async def admin_create_user(request: Request, user: User) -> Response:
         str(form.get("team", "")),
     )  # fmt: skip
     return RedirectResponse("/admin?created=1", status_code=303)
+
+
+@signed_in
+async def admin_create_team(request: Request, user: User) -> Response:
+    if _not_admin(user):
+        return error_page(request, user, NotFound(N_("page not found")))
+    form = await request.form()
+    await create_team(user, form.get("name"), form.get("lead"))
+    return RedirectResponse("/admin?team=1", status_code=303)
 
 
 async def _account_change(request: Request, user: User, change: AccountChange) -> Response:

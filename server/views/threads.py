@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server.actions.claims import Claimed, claim_thread, release_thread
-from server.actions.messages import delete_message, edit_message, send_message
+from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
+from server.desk import teams as all_teams
 from server.errors import NotFound
-from server.events import claims, messages, threads
+from server.events import claims, desk, messages, threads
 from server.events.claims import ClaimState
 from server.i18n import N_
 from server.models import ThreadStatus, User
@@ -64,7 +65,9 @@ def _open_thread(request: Request) -> str | None:
 
 @signed_in
 async def new_thread_form(request: Request, user: User) -> Response:
-    return page(request, user, "new_thread.html", client_id=uuid.uuid4().hex)
+    return page(
+        request, user, "new_thread.html", client_id=uuid.uuid4().hex, teams=await all_teams()
+    )
 
 
 @signed_in
@@ -78,6 +81,7 @@ async def create_thread(request: Request, user: User) -> Response:
         form.get("client_id") or uuid.uuid4().hex,
         form.get("kind") or "question",
         form.get("visibility") or "public",
+        form.get("team"),
     )
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": f"/threads/{thread.id}"})
@@ -99,6 +103,9 @@ async def thread_page(request: Request, user: User) -> Response:
         request, user, "thread.html", thread=thread, seq=row.seq,
         head=threads.UPDATED.html(thread, view),
         claim=claims.CHANGED.html(await claims.state_of(thread), view) if user.is_staff else "",
+        answering=desk.ANSWERING.html(await claims.state_of(thread), view),
+        answer=desk.ANSWER.html(await desk.answer_of(thread), view),
+        desk_panel=desk.ROUTED.html(await desk.desk_state(thread), view) if user.is_staff else "",
         messages=[messages.CREATED.html(m, view) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
         follow=await follow_state(user, thread.id), rows=rows, current=thread.id,
@@ -117,7 +124,7 @@ async def post_message(request: Request, user: User) -> Response:
     form = await request.form()
     msg, _ = await send_message(
         publisher_of(request), user, request.path_params["thread_id"], form.get("body"),
-        form.get("client_id"),
+        form.get("client_id"), audience_of(form.get("audience")),
     )  # fmt: skip
     return _message_answer(request, user, msg, f"/threads/{msg.thread_id}#msg-{msg.id}")
 

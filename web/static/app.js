@@ -57,7 +57,8 @@
 
   function wsUrl() {
     const list = document.getElementById("thread-list") ? "?list=1" : "";
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list;
+    const desk = document.getElementById("desk-queue") ? (list ? "&" : "?") + "desk=1" : "";
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list + desk;
   }
 
   function connect() {
@@ -216,6 +217,7 @@
     typing: onTyping,
     activity: onActivity,
     read: onRead,
+    desk: (f) => document.dispatchEvent(new CustomEvent("dreiklang:desk", { detail: f })),
     hello: onHello,
     subscribed: ignore,
     unsubscribed: ignore,
@@ -229,6 +231,9 @@
     "message.deleted": onMessage,
     "thread.updated": onThreadHead,
     "claim.changed": onClaim,
+    "answer.changed": onFragment,
+    "answering.changed": onFragment,
+    "desk.changed": onFragment,
   };
 
   function ignore() {}
@@ -294,6 +299,14 @@
 
   function onThreadHead(f, el) {
     document.getElementById("thread-head").replaceWith(el);
+    if (window.htmx) window.htmx.process(el);
+  }
+
+  // A fragment with a stable id that the page shows once (the official answer, the desk panel).
+  function onFragment(f, el) {
+    const old = document.getElementById(el.id);
+    if (!old) return;
+    old.replaceWith(el);
     if (window.htmx) window.htmx.process(el);
   }
 
@@ -407,6 +420,7 @@
   }
 
   function refreshList() {
+    document.dispatchEvent(new CustomEvent("dreiklang:desk", { detail: {} })); // missed notices
     if (document.getElementById("thread-list") && window.htmx) {
       window.htmx.ajax("GET", "/threads", { target: "#thread-list", swap: "innerHTML" });
     }
@@ -650,6 +664,7 @@
       }
       const clientId = newClientId();
       const el = pendingElement(clientId, text);
+      if (audienceOf(form) === "staff") el.classList.add("staff-note"); // a note looks like one at once
       document.getElementById("messages").appendChild(el);
       toNewest();
       const audience = audienceOf(form);

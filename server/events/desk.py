@@ -1,0 +1,169 @@
+"""Events of the care desk: the official answer (everyone), "an employee is answering"
+(everyone, without a name), and a question's routing (team, assignee: staff only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from server import payloads
+from server.events.claims import ClaimState, state_of
+from server.events.registry import EVENTS, EVERYONE, STAFF, EventType
+from server.models import Event, Message, Team, Thread, User
+from server.templating import Viewpoint, render
+
+# -- the official answer -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerState:
+    """A thread's official answer: a public staff reply (None: none is marked)."""
+
+    thread_id: str
+    message: Message | None = None
+
+
+class AnswerEvent(payloads.Out):
+    """The official answer's message, or null when none is marked."""
+
+    answer: payloads.Message | None
+
+
+def _answer_payload(state: AnswerState) -> AnswerEvent:
+    msg = state.message
+    shown = msg is not None and msg.deleted_at is None
+    return AnswerEvent(payloads.message_of(msg) if shown and msg is not None else None)
+
+
+def _answer_html(state: AnswerState, view: Viewpoint) -> str:
+    return render(view.language, "_answer.html", answer=state, view=view)
+
+
+async def answer_of(thread: Thread) -> AnswerState:
+    """The thread's official answer now, with its author (a deleted one shows as none)."""
+    if thread.answer_id is None:
+        return AnswerState(thread.id)
+    msg = await Message.get_or_none(id=thread.answer_id).prefetch_related("author")
+    if msg is None or msg.deleted_at is not None:
+        return AnswerState(thread.id)
+    return AnswerState(thread.id, msg)
+
+
+async def _answer_load(thread: Thread, rows: Sequence[Event]) -> list[AnswerState]:
+    fresh = await Thread.get(id=thread.id)
+    state = await answer_of(fresh)
+    return [state for _ in rows]
+
+
+ANSWER = EVENTS.add(
+    EventType(
+        name="answer.changed",
+        summary="staff marked a reply as the official answer, or unmarked it; the fragment "
+        'has `id="official-answer"`',
+        visible=EVERYONE,
+        payload=_answer_payload,
+        html=_answer_html,
+        load=_answer_load,
+    )
+)
+
+# -- "an employee is answering" ------------------------------------------------------------
+
+
+class AnsweringEvent(payloads.Out):
+    """Whether an employee is answering (never who), and until when at most."""
+
+    answering: bool
+    until: payloads.Time | None
+
+
+def _answering_payload(state: ClaimState) -> AnsweringEvent:
+    held = state.user_id is not None and state.until is not None
+    return AnsweringEvent(held, state.until.isoformat() if held and state.until else None)
+
+
+def _answering_html(state: ClaimState, view: Viewpoint) -> str:
+    """Customers see that staff are answering; staff see the claim itself (#claim)."""
+    return render(view.language, "_answering.html", claim=state, view=view)
+
+
+async def _answering_load(thread: Thread, rows: Sequence[Event]) -> list[ClaimState]:
+    state = await state_of(await Thread.get(id=thread.id))
+    return [state for _ in rows]
+
+
+ANSWERING = EVENTS.add(
+    EventType(
+        name="answering.changed",
+        summary="an employee started or stopped answering (no name: the claim without who "
+        'holds it); the fragment has `id="answering"`',
+        visible=EVERYONE,
+        payload=_answering_payload,
+        html=_answering_html,
+        load=_answering_load,
+        by_role=True,  # staff get an empty placeholder: they have the claim
+    )
+)
+
+# -- routing: team and assignee (staff only) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeskState:
+    """Where a question is routed, with what the staff panel offers to change it."""
+
+    thread_id: str
+    team_id: str | None = None
+    team: str = ""
+    assignee_id: str | None = None
+    assignee: str = ""
+    teams: tuple[tuple[str, str], ...] = ()  # (id, name) the panel offers
+    people: tuple[tuple[str, str], ...] = ()
+
+
+class DeskEvent(payloads.Out):
+    """A question's team and assignee (staff only)."""
+
+    team: payloads.Id | None
+    team_name: str
+    assignee: payloads.Id | None
+    assignee_name: str
+
+
+def _desk_payload(state: DeskState) -> DeskEvent:
+    return DeskEvent(state.team_id, state.team, state.assignee_id, state.assignee)
+
+
+def _desk_html(state: DeskState, view: Viewpoint) -> str:
+    return render(view.language, "_desk_panel.html", desk=state, view=view)
+
+
+async def desk_state(thread: Thread) -> DeskState:
+    """A thread's routing now, with the teams and active staff to choose from."""
+    teams = tuple(await Team.all().order_by("name").values_list("id", "name"))
+    staff = User.exclude(role="customer").filter(deactivated_at__isnull=True)
+    people = tuple(await staff.order_by("display_name", "id").values_list("id", "display_name"))
+    names = dict(teams) | dict(people)
+    return DeskState(
+        thread.id, thread.team_id, names.get(thread.team_id or "", ""), thread.assignee_id,
+        names.get(thread.assignee_id or "", ""), teams, people,
+    )  # fmt: skip
+
+
+async def _desk_load(thread: Thread, rows: Sequence[Event]) -> list[DeskState]:
+    state = await desk_state(await Thread.get(id=thread.id))
+    return [state for _ in rows]
+
+
+ROUTED = EVENTS.add(
+    EventType(
+        name="desk.changed",
+        summary="a question was assigned to a team or an employee (staff only); the fragment "
+        'has `id="desk-panel"`',
+        visible=STAFF,
+        payload=_desk_payload,
+        html=_desk_html,
+        load=_desk_load,
+    )
+)
