@@ -240,6 +240,16 @@ async def thread_rows(user: User, limit: int = 100) -> list[ThreadRow]:
     return await _rows(user, await threads_visible_to(user).order_by(order).limit(limit))
 
 
+OWN_THREADS_SHOWN = 20  # a customer's own questions at the top of their start page
+
+
+async def own_thread_rows(user: User) -> list[ThreadRow]:
+    """Return the threads the user started (that they may still see), newest activity first."""
+    order = "-staff_activity_at" if user.is_staff else "-public_activity_at"
+    own = threads_visible_to(user).filter(author_id=user.id).order_by(order)
+    return await _rows(user, await own.limit(OWN_THREADS_SHOWN))
+
+
 async def thread_row(user: User, thread: Thread) -> ThreadRow:
     return (await _rows(user, [thread]))[0]
 

@@ -10,7 +10,17 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from server.assets import STATIC_DIR, CachedStaticFiles
 from server.openapi import openapi_schema
-from server.views import accounts, api, desk, health, notifications, pwa, sessions, threads
+from server.views import (
+    accounts,
+    api,
+    desk,
+    health,
+    notifications,
+    pwa,
+    replies,
+    sessions,
+    threads,
+)
 from server.ws import websocket_endpoint
 
 View = Callable[[Request], Awaitable[Response]]
@@ -76,6 +86,9 @@ def routes() -> list[BaseRoute]:
         url("/messages/{message_id}/answer", POST=desk.answer),
         # the care desk (staff)
         url("/desk", GET=desk.desk_page),
+        url("/desk/replies", GET=replies.replies_page, POST=replies.add_reply),
+        url("/desk/replies/search", GET=replies.search),
+        url("/desk/replies/{reply_id}/delete", POST=replies.remove_reply),
         # live
         WebSocketRoute("/ws", websocket_endpoint),
         # Web Push devices

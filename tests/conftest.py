@@ -245,3 +245,18 @@ async def weber_and_jan(
         }  # fmt: skip
     finally:
         await close_database()
+
+
+@pytest.fixture
+def own_server_devices(browser: Any, signed_in_demo: Any, tmp_path: Path) -> Iterator[Any]:
+    """Browsers (tests/test_pwa.Devices) on a demo server of the test's own, for tests that
+    change what others' tests rely on (claims, roles, teams); no JavaScript errors allowed."""
+    from tests.test_pwa import Devices
+
+    with signed_in_demo.server(tmp_path) as server:
+        d = Devices(browser, server, dict(signed_in_demo.states))
+        try:
+            yield d
+        finally:
+            d.close()
+    assert d.errors == [], "JavaScript errors in the pages"

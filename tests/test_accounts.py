@@ -27,6 +27,7 @@ from server.models import (
     PushSubscription,
     ReadState,
     Role,
+    SavedReply,
     Session,
     Team,
     Thread,
@@ -114,6 +115,9 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             .values_list("id", "user_id", "endpoint", "label"),
             "push_jobs": await PushJob.all().count(),
             "sessions": await Session.all().order_by("id").values_list("id", "user_id"),
+            "saved_replies": await SavedReply.all()
+            .order_by("id")
+            .values_list("id", "title", "body", "owner_id", "team_id"),
         }
 
     return client.portal.call(read)  # type: ignore[union-attr]
@@ -583,6 +587,8 @@ FORMS: dict[str, dict[str, str]] = {
     "/admin/users/{user_id}/role": {"role": "customer"},
     "/admin/users/{user_id}/deactivate": {},
     "/admin/users/{user_id}/reactivate": {},
+    "/desk/replies": {"title": "Forged", "body": "forged"},
+    "/desk/replies/{reply_id}/delete": {},
 }  # fmt: skip
 # What an accepted form answers: a redirect, but a new token is shown on the page (only once).
 ACCEPTED = {"/settings/tokens": 200}
@@ -624,6 +630,7 @@ def form_for(path: str, admin: Admin) -> tuple[str, dict[str, str]]:
         .replace("{device_id}", admin.device)
         .replace("{session_id}", admin.other_session)
         .replace("{token_id}", admin.token)
+        .replace("{reply_id}", admin.reply)
         .replace("{user_id}", admin.former if path.endswith("reactivate") else admin.colleague)
     )
     return url, FORMS[path]
@@ -641,6 +648,7 @@ class Admin:
     token: str  # the admin's API token's id
     colleague: str  # an employee's id
     former: str  # a deactivated employee's id
+    reply: str  # the admin's saved reply's id
 
 
 @pytest.fixture
@@ -687,8 +695,14 @@ def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
         follow_redirects=False,
     )  # fmt: skip
     assert r.status_code == 303, r.text
+    r = client.post(
+        "/desk/replies", data={"title": "Greeting", "body": "Hello", "csrftoken": csrf_of(client)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    reply = client.portal.call(lambda: SavedReply.get(title="Greeting"))  # type: ignore[union-attr]
     return Admin(*admin_with_thread, device, subscription["endpoint"], newest.id, str(token.id),
-                 str(mira), str(ole))  # fmt: skip
+                 str(mira), str(ole), reply.id)  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(FORMS))

@@ -3,13 +3,9 @@ her desk, sees it live and is warned when she starts writing; the customer sees 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
-from tests.live import SignedInDemo
 from tests.test_browser import DESK, JAN, OUTAGE, WEBER, open_thread, thread_id
 from tests.test_pwa import Devices
 
@@ -19,14 +15,8 @@ MIRA = "mira@nordlicht.example"
 
 
 @pytest.fixture
-def devices(browser: Browser, signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[Devices]:
-    with signed_in_demo.server(tmp_path) as server:
-        d = Devices(browser, server, dict(signed_in_demo.states))
-        try:
-            yield d
-        finally:
-            d.close()
-    assert d.errors == [], "JavaScript errors in the pages"
+def devices(own_server_devices: Devices) -> Devices:
+    return own_server_devices  # a demo server of its own (tests/conftest.py)
 
 
 def test_a_claim_made_on_a_phone_shows_live_at_a_colleagues_desk_and_never_to_the_customer(

@@ -331,3 +331,93 @@ def test_an_admin_adds_a_team_on_the_admin_page_and_customers_can_choose_it(
     login(client, WEBER)
     form = client.get("/threads/new").text
     assert "Billing" in form and 'name="team"' in form
+
+
+async def test_staff_choose_working_hours_in_their_settings_customers_have_none(
+    world: dict[str, Any],
+) -> None:
+    from server.actions.notifications import save_preferences
+
+    form = {"replies": "1", "work_hours": "1", "work_start": "07:30", "work_end": "16:00",
+            "work_day_1": "1", "work_day_3": "1", "time_zone": "Europe/Berlin"}  # fmt: skip
+    prefs = await save_preferences(world["jan"], form)
+    assert (prefs.work_hours, prefs.work_start, prefs.work_end, prefs.work_days) == (
+        True, "07:30", "16:00", "13",
+    )  # fmt: skip
+    with pytest.raises(ActionError, match="working hours must look like"):
+        await save_preferences(world["jan"], {**form, "work_end": "25:00"})
+    prefs = await save_preferences(world["weber"], form)
+    assert prefs.work_hours is False, "a customer keeps no working hours"
+
+
+def test_the_settings_page_offers_working_hours_to_staff_only(
+    client: TestClient, scene: dict[str, Any]
+) -> None:
+    login(client, JAN)
+    assert 'name="work_start"' in client.get("/settings").text
+    client.cookies.clear()
+    login(client, WEBER)
+    assert 'name="work_start"' not in client.get("/settings").text
+
+
+def test_a_customer_starts_at_my_questions_with_their_status_a_new_one_with_how_it_works(
+    client: TestClient, scene: dict[str, Any]
+) -> None:
+    tokens = scene["tokens"]
+    login(client, WEBER)
+    page = client.get("/threads").text
+    assert "My questions" in page and "Ask your first question" in page
+    r = client.post("/api/v1/threads", headers=tokens[WEBER],
+                    json={"title": "Meter", "body": "Hello", "client_id": "w-1"})  # fmt: skip
+    thread = r.json()["thread"]["id"]
+    client.post(f"/api/v1/threads/{thread}/messages", headers=tokens[JAN],
+                json={"body": "It's fine", "client_id": "j-1"})  # fmt: skip
+    mine = client.get("/threads?mine=1", headers={"HX-Request": "true"}).text
+    assert f'id="mine-{thread}"' in mine and "status-answered" in mine
+    assert "Ask your first question" not in mine
+    client.cookies.clear()
+    login(client, MIRA)
+    assert "My questions" not in client.get("/threads").text, "staff have the desk instead"
+
+
+# -- role × object × action, against the real app ---------------------------------------------
+
+ROLES = {"customer": Role.CUSTOMER, "employee": Role.EMPLOYEE, "moderator": Role.MODERATOR,
+         "admin": Role.ADMIN}  # fmt: skip
+# Each desk action on a customer's public question: (method, path, form). {t}: the thread, {m}:
+# a public staff reply in it. Staff may do each one; a customer none of them.
+DESK_ACTIONS = {
+    "see the queue": ("GET", "/desk", None),
+    "claim": ("POST", "/threads/{t}/claim", {}),
+    "release": ("POST", "/threads/{t}/release", {}),
+    "assign": ("POST", "/threads/{t}/assign", {"note": "Routed"}),
+    "mark the answer": ("POST", "/messages/{m}/answer", {}),
+}
+
+
+@pytest.mark.parametrize("action", list(DESK_ACTIONS))
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_role_may_do_exactly_its_desk_actions(
+    client: TestClient, role: str, action: str
+) -> None:
+    email = f"{role}@example.org"
+    client.portal.call(create_user, email, role.title(), PASSWORD, ROLES[role], "")  # type: ignore[union-attr]
+    client.portal.call(create_user, WEBER, "Gisela Weber", PASSWORD, Role.CUSTOMER, "")  # type: ignore[union-attr]
+    client.portal.call(create_user, JAN, "Jan Petersen", PASSWORD, Role.EMPLOYEE, "")  # type: ignore[union-attr]
+    asker, staff = bearer(client, WEBER), bearer(client, JAN)
+    r = client.post("/api/v1/threads", headers=asker,
+                    json={"title": "Meter", "body": "Hello", "client_id": "w-1"})  # fmt: skip
+    thread = r.json()["thread"]["id"]
+    r = client.post(f"/api/v1/threads/{thread}/messages", headers=staff,
+                    json={"body": "Answer", "client_id": "j-1"})  # fmt: skip
+    reply = r.json()["message"]["id"]
+    login(client, email)
+    method, path, form = DESK_ACTIONS[action]
+    url = path.replace("{t}", thread).replace("{m}", reply)
+    hx = {"HX-Request": "true", "x-csrftoken": client.cookies["dreiklang_csrf"]}
+    r = client.request(method, url, headers=hx, data=form)
+    if ROLES[role] == Role.CUSTOMER:
+        assert r.status_code in (403, 404), (role, action, r.status_code)
+        assert "Jan Petersen" not in r.text and "Routed" not in r.text
+    else:
+        assert r.status_code == 200, (role, action, r.text[:200])

@@ -6,13 +6,10 @@ note stays among staff, his answer reaches the customer live and leaves the queu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.live import SignedInDemo
 from tests.test_browser import DESK, JAN, SCREENSHOTS, WEBER, open_thread
 from tests.test_pwa import Devices
 
@@ -23,14 +20,8 @@ QUESTION = "Mein Zähler zeigt Err 42"
 
 
 @pytest.fixture
-def devices(browser: Browser, signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[Devices]:
-    with signed_in_demo.server(tmp_path) as server:
-        d = Devices(browser, server, dict(signed_in_demo.states))
-        try:
-            yield d
-        finally:
-            d.close()
-    assert d.errors == [], "JavaScript errors in the pages"
+def devices(own_server_devices: Devices) -> Devices:
+    return own_server_devices  # a demo server of its own (tests/conftest.py)
 
 
 def open_desk(page: Page) -> None:

@@ -3,13 +3,9 @@ sees the staff controls go from the thread already open, without touching anythi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
-from tests.live import SignedInDemo
 from tests.test_browser import DESK, JAN, OUTAGE, open_thread, thread_id
 from tests.test_pwa import ADMIN, Devices
 
@@ -17,14 +13,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def devices(browser: Browser, signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[Devices]:
-    with signed_in_demo.server(tmp_path) as server:
-        d = Devices(browser, server, dict(signed_in_demo.states))
-        try:
-            yield d
-        finally:
-            d.close()
-    assert d.errors == [], "JavaScript errors in the pages"
+def devices(own_server_devices: Devices) -> Devices:
+    return own_server_devices  # a demo server of its own (tests/conftest.py)
 
 
 def test_a_demoted_employees_open_thread_loses_the_staff_controls_at_once(

@@ -165,13 +165,19 @@ async def set_follow(user: User, thread_id: object, state: object) -> FollowStat
     return chosen
 
 
-def _clock(value: object, end: bool = False) -> str:
+def _clock(value: object, end: bool = False, work: bool = False) -> str:
     text = str(value or "")
     try:
         hours, minutes = (int(part) for part in text.split(":", 1))
         valid = 0 <= hours < 24 and 0 <= minutes < 60
     except ValueError:
         valid = False
+    if not valid and work:
+        raise ActionError(
+            "invalid_time",
+            N_("working hours must look like 08:00, not {value!r:.10}"),
+            value=text,
+        )
     if not valid:
         # One sentence per field, so each can be translated whole.
         if end:
@@ -212,5 +218,12 @@ async def save_preferences(user: User, form: Mapping[str, object]) -> Notificati
         "time_zone": zone,
         "urgent_in_quiet_hours": bool(form.get("urgent_in_quiet_hours")),
     }
+    if user.is_staff:  # working hours: outside them, no routine desk alert (push/recipients.py)
+        values |= {
+            "work_hours": bool(form.get("work_hours")),
+            "work_start": _clock(form.get("work_start") or "08:00", work=True),
+            "work_end": _clock(form.get("work_end") or "17:00", work=True),
+            "work_days": "".join(day for day in "1234567" if form.get(f"work_day_{day}")),
+        }
     prefs, _ = await NotificationSettings.update_or_create(defaults=values, user_id=user.id)
     return prefs

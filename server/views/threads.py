@@ -22,6 +22,7 @@ from server.queries import (
     follow_state,
     latest_messages,
     message_for,
+    own_thread_rows,
     thread_for,
     thread_row,
     thread_rows,
@@ -51,9 +52,13 @@ async def home(request: Request) -> Response:
 
 @signed_in
 async def thread_list(request: Request, user: User) -> Response:
+    # A customer's start page begins with their own questions and how they are doing.
+    mine = None if user.is_staff else await own_thread_rows(user)
+    if is_htmx(request) and request.query_params.get("mine") == "1":
+        return page(request, user, "_my_questions.html", mine=mine or [])
     rows = await thread_rows(user)
     template = "_thread_list.html" if is_htmx(request) else "threads.html"
-    return page(request, user, template, rows=rows, current=_open_thread(request))
+    return page(request, user, template, rows=rows, mine=mine, current=_open_thread(request))
 
 
 def _open_thread(request: Request) -> str | None:

@@ -426,7 +426,18 @@
     }
   }
 
+  // A customer's own questions, with their status, at the top of the list: fetched again when
+  // one of them changes or a new thread appears (it may be theirs).
+  function refreshMine(f) {
+    const mine = document.getElementById("my-questions");
+    if (!mine || !window.htmx) return;
+    if (document.getElementById("mine-" + f.thread) || !document.getElementById("t-" + f.thread)) {
+      window.htmx.ajax("GET", "/threads?mine=1", { target: "#my-questions", swap: "outerHTML" });
+    }
+  }
+
   function onActivity(f) {
+    refreshMine(f);
     const item = document.getElementById("t-" + f.thread);
     if (!item) {
       const list = document.getElementById("thread-list");
