@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeGuard
 
 from tortoise.connection import get_connection
@@ -188,6 +188,7 @@ class ThreadRow:
     message_count: int
     read_count: int
     counted: bool = True
+    claimed_by: str = ""  # staff only: who is answering ("I'm answering"), while it holds
 
     @property
     def unread(self) -> int:
@@ -221,6 +222,14 @@ async def _rows(user: User, threads: list[Thread]) -> list[ThreadRow]:
         for r in await ReadState.filter(user_id=user.id, thread_id__in=ids)
     }
     counted = await counted_threads(user, ids)
+    claimers: dict[str, str] = {}
+    if user.is_staff:  # customers never learn who claimed a thread
+        now = datetime.now(UTC)
+        held = {t.claimed_by_id for t in threads if t.claimed_until and t.claimed_until > now}
+        held.discard(None)
+        if held:
+            found = User.filter(id__in=list(held)).values_list("id", "display_name")
+            claimers = dict(await found)
     return [
         ThreadRow(
             t,
@@ -229,6 +238,9 @@ async def _rows(user: User, threads: list[Thread]) -> list[ThreadRow]:
             message_count_of(t, user),
             reads.get(t.id, 0),
             t.id in counted,
+            claimers.get(t.claimed_by_id or "", "")
+            if t.claimed_until is not None and t.claimed_until > datetime.now(UTC)
+            else "",
         )  # fmt: skip
         for t in threads
     ]

@@ -39,6 +39,9 @@ def test_a_claim_made_on_a_phone_shows_live_at_a_colleagues_desk_and_never_to_th
     expect(jan.get_by_role("button", name="Release")).to_be_visible()
 
     expect(mira.locator("#claim")).to_contain_text("Jan Petersen is answering")
+    # Her thread list beside it (a desk) says so too, live; the customer's list never does.
+    expect(mira.locator(f"#t-{tid}")).to_contain_text("Jan Petersen is answering")
+    assert "Jan Petersen is answering" not in customer.content()
     expect(mira.get_by_role("button", name="Release")).to_be_hidden()  # not hers to release
     mira.locator("#body").fill("Ich schaue mir das an")
     expect(mira.locator("#claim-warning")).to_be_visible()

@@ -421,3 +421,39 @@ def test_every_role_may_do_exactly_its_desk_actions(
         assert "Jan Petersen" not in r.text and "Routed" not in r.text
     else:
         assert r.status_code == 200, (role, action, r.text[:200])
+
+
+def test_the_thread_list_names_who_is_answering_to_staff_only(
+    client: TestClient, scene: dict[str, Any]
+) -> None:
+    tokens = scene["tokens"]
+    r = client.post("/api/v1/threads", headers=tokens[WEBER],
+                    json={"title": "Meter", "body": "Hello", "client_id": "w-1"})  # fmt: skip
+    thread = r.json()["thread"]["id"]
+    assert client.post(f"/api/v1/threads/{thread}/claim", headers=tokens[JAN]).status_code == 200
+    login(client, MIRA)
+    assert "Jan Petersen is answering" in client.get("/threads").text
+    client.cookies.clear()
+    login(client, WEBER)
+    assert "Jan Petersen" not in client.get("/threads").text
+
+
+async def test_a_claim_racing_a_reply_leaves_one_consistent_outcome(
+    world: dict[str, Any],
+) -> None:
+    from server.actions.claims import claim_thread
+
+    jan, mira = world["jan"], world["mira"]
+    for round_ in range(4):
+        thread = await ask(world, f"Claim race {round_}")
+        claimed, _ = await asyncio.gather(
+            claim_thread(NOT_LIVE, mira, thread.id, 20),
+            send_message(NOT_LIVE, jan, thread.id, "Answer", f"j-{round_}"),
+            return_exceptions=True,
+        )
+        stored = await Thread.get(id=thread.id)
+        assert stored.status == ThreadStatus.ANSWERED, "the reply answers, claimed or not"
+        if isinstance(claimed, Conflict):  # the reply came first: nothing left to answer
+            assert stored.claimed_by_id is None
+        else:  # Mira's claim stands (Jan's reply ends only his own claim)
+            assert stored.claimed_by_id == mira.id

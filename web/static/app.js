@@ -57,7 +57,9 @@
 
   function wsUrl() {
     const list = document.getElementById("thread-list") ? "?list=1" : "";
-    const desk = document.getElementById("desk-queue") ? (list ? "&" : "?") + "desk=1" : "";
+    // Staff hear the desk's notices on the desk and beside a thread list (claims show there).
+    const staffList = list && body.dataset.staff === "1";
+    const desk = document.getElementById("desk-queue") || staffList ? (list ? "&" : "?") + "desk=1" : "";
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list + desk;
   }
 
@@ -418,6 +420,17 @@
     const nav = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
     return Boolean(nav && nav.type === "back_forward");
   }
+
+  // A desk notice (staff): a claim or status changed; the list fetches its rows once for a
+  // burst of them. (A reconnect's own refresh dispatches one without a thread: skipped.)
+  let deskTimer = null;
+  document.addEventListener("dreiklang:desk", (e) => {
+    if (!e.detail || !e.detail.thread || !document.getElementById("thread-list")) return;
+    clearTimeout(deskTimer);
+    deskTimer = setTimeout(() => {
+      if (window.htmx) window.htmx.ajax("GET", "/threads", { target: "#thread-list", swap: "innerHTML" });
+    }, 300);
+  });
 
   function refreshList() {
     document.dispatchEvent(new CustomEvent("dreiklang:desk", { detail: {} })); // missed notices
