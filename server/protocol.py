@@ -178,13 +178,21 @@ class DeskNotice(ServerFrame, tag="desk"):
     thread: str
 
 
+class Assigned(ServerFrame, tag="assigned"):
+    """To the assignee alone (their `user:` channel): a colleague assigned them a question."""
+
+    thread: str
+    title: str
+    by: str
+
+
 class Pong(ServerFrame, tag="pong"):
     t: Any = None
 
 
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, DeskNotice,
-    Pong,
+    Assigned, Pong,
 )  # fmt: skip
 ERROR_TYPE = "error"  # {type, code, message, and the refs of the refused frame}
 EVENT_TYPE = "event"  # built by server/events/frames.py

@@ -457,3 +457,36 @@ async def test_a_claim_racing_a_reply_leaves_one_consistent_outcome(
             assert stored.claimed_by_id is None
         else:  # Mira's claim stands (Jan's reply ends only his own claim)
             assert stored.claimed_by_id == mira.id
+
+
+def test_the_assignee_alone_is_told_live_when_a_colleague_assigns_them(
+    client: TestClient, scene: dict[str, Any]
+) -> None:
+    tokens = scene["tokens"]
+    r = client.post("/api/v1/threads", headers=tokens[WEBER],
+                    json={"title": "Meter", "body": "Hello", "client_id": "w-1"})  # fmt: skip
+    thread = r.json()["thread"]["id"]
+    with (
+        client.websocket_connect("/ws", headers=tokens[MIRA]) as mira,
+        client.websocket_connect("/ws", headers=tokens[JAN]) as jan,
+        client.websocket_connect("/ws", headers=tokens[WEBER]) as weber,
+    ):
+        for ws in (mira, jan, weber):
+            assert ws.receive_json()["type"] == "hello"
+        login(client, JAN)
+        mira_id = client.portal.call(user_id_of, MIRA)  # type: ignore[union-attr]
+        hx = {"HX-Request": "true", "x-csrftoken": client.cookies["dreiklang_csrf"]}
+        r = client.post(f"/threads/{thread}/assign", headers=hx, data={"assignee": mira_id})
+        assert r.status_code == 200, r.text
+        mira.send_json({"type": "ping", "t": "sync"})
+        assert mira.receive_json() == {"type": "assigned", "thread": thread, "title": "Meter",
+                                       "by": "Jan Petersen"}  # fmt: skip
+        for ws in (jan, weber):  # not the one who assigned, never a customer
+            ws.send_json({"type": "ping", "t": "sync"})
+            assert ws.receive_json()["type"] == "pong"
+
+
+async def user_id_of(email: str) -> str:
+    from server.models import User
+
+    return (await User.get(email=email)).id

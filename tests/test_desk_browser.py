@@ -69,6 +69,15 @@ def test_a_question_reaches_two_queues_live_one_employee_answers_and_the_custome
     expect(mira.locator(f"#q-{tid}")).to_contain_text("Jan Petersen is answering")
     expect(customer.locator("#answering")).to_contain_text("An employee is answering")
     assert "Jan Petersen is answering" not in customer.content()
+    # Jan hands it to Mira with a note: she is told at once, wherever she is in the app.
+    jan.locator("#desk-panel summary").click()
+    jan.locator("#assign-person").select_option(label="Mira Yilmaz")
+    jan.locator("#assign-note").fill("Abrechnungsfrage?")
+    jan.get_by_role("button", name="Assign").click()
+    expect(jan.locator("#desk-panel summary")).to_contain_text("Mira Yilmaz")
+    expect(mira.locator("#toast")).to_contain_text("Jan Petersen assigned a question to you")
+    expect(mira.locator("#toast a")).to_have_text(QUESTION)
+    expect(mira.locator(f"#q-{tid}")).to_contain_text("Mira Yilmaz")
     mira.locator(f"#q-{tid} a").click()  # opens beside the queue
     pane = mira.frame_locator(".desk-pane")
     expect(pane.locator("#claim")).to_contain_text("Jan Petersen is answering")

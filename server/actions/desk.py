@@ -32,7 +32,7 @@ from server.models import (
     Visibility,
     new_id,
 )
-from server.protocol import DESK_CHANNEL, DeskNotice, encode
+from server.protocol import DESK_CHANNEL, Assigned, DeskNotice, encode
 from server.publisher import Change, Publisher
 from server.queries import is_id, message_for, thread_for
 from server.txscript import Script, run_transaction
@@ -136,6 +136,9 @@ def _route(
     if notify:
         message_id = note.id if note is not None else None
         yield from intend(change, ASSIGNED, thread.id, actor.id, now, message_id=message_id)
+        if thread.assignee_id and thread.assignee_id != actor.id:  # told live, in the app too
+            told = Assigned(thread=thread.id, title=thread.title, by=actor.display_name)
+            change.notices.append((f"user:{thread.assignee_id}", {"any": encode(told)}))
     notify_desk(change, thread.id)
 
 

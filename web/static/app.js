@@ -220,6 +220,7 @@
     activity: onActivity,
     read: onRead,
     desk: (f) => document.dispatchEvent(new CustomEvent("dreiklang:desk", { detail: f })),
+    assigned: onAssigned,
     hello: onHello,
     subscribed: ignore,
     unsubscribed: ignore,
@@ -239,6 +240,18 @@
   };
 
   function ignore() {}
+
+  // A colleague assigned this person a question: say so on whatever page is open, with a link.
+  function onAssigned(f) {
+    const toast = document.getElementById("toast");
+    if (!toast) return;
+    const link = document.createElement("a");
+    link.href = "/threads/" + encodeURIComponent(f.thread);
+    link.textContent = f.title;
+    toast.textContent = toast.dataset.labelAssigned.replace("{name}", f.by) + " ";
+    toast.appendChild(link);
+    toast.hidden = false;
+  }
 
   // The page was rendered for the person's role at the time; after a role change (the server
   // closed the socket, 4401) it would show controls the person no longer has, or lack new ones.
