@@ -222,14 +222,14 @@ async def _rows(user: User, threads: list[Thread]) -> list[ThreadRow]:
         for r in await ReadState.filter(user_id=user.id, thread_id__in=ids)
     }
     counted = await counted_threads(user, ids)
-    claimers: dict[str, str] = {}
-    if user.is_staff:  # customers never learn who claimed a thread
-        now = datetime.now(UTC)
-        held = {t.claimed_by_id for t in threads if t.claimed_until and t.claimed_until > now}
-        held.discard(None)
-        if held:
-            found = User.filter(id__in=list(held)).values_list("id", "display_name")
-            claimers = dict(await found)
+    # Who is answering each thread, while the claim holds: staff only (never customers).
+    now = datetime.now(UTC)
+    holders = {
+        t.id: t.claimed_by_id for t in threads
+        if user.is_staff and t.claimed_by_id and t.claimed_until and t.claimed_until > now
+    }  # fmt: skip
+    names = dict(await User.filter(id__in=list(set(holders.values()))).values_list(
+        "id", "display_name")) if holders else {}  # fmt: skip
     return [
         ThreadRow(
             t,
@@ -238,9 +238,7 @@ async def _rows(user: User, threads: list[Thread]) -> list[ThreadRow]:
             message_count_of(t, user),
             reads.get(t.id, 0),
             t.id in counted,
-            claimers.get(t.claimed_by_id or "", "")
-            if t.claimed_until is not None and t.claimed_until > datetime.now(UTC)
-            else "",
+            names.get(holders.get(t.id, ""), ""),
         )  # fmt: skip
         for t in threads
     ]

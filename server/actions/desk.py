@@ -115,7 +115,8 @@ async def _assignee(value: object) -> User | None:
     return person
 
 
-async def _team(value: object) -> Team | None:
+async def team_by_id(value: object) -> Team | None:
+    """The team a form or request names by id (none when empty), or a clear error."""
     if value in (None, ""):
         return None
     team = await Team.get_or_none(id=value) if is_id(value) else None
@@ -150,7 +151,7 @@ async def assign_thread(
     colleagues (a staff note in the thread); the new assignee hears of it (live, push)."""
     thread = await _staff_thread(actor, thread_id)
     person = await _assignee(assignee)
-    group = await _team(team)
+    group = await team_by_id(team)
     text = clean_body(note) if isinstance(note, str) and note.strip() else None
     wanted = {"assignee_id": person.id if person else None, "team_id": group.id if group else None}
     fields = tuple(name for name, value in wanted.items() if getattr(thread, name) != value)

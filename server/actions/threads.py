@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from push.api import QUESTION, REPLY, STATUS
-from server.actions.desk import notify_desk, on_desk, status_fields
+from server.actions.desk import notify_desk, on_desk, status_fields, team_by_id
 from server.actions.messages import clean_client_id
 from server.actions.writes import follow, intend, record
 from server.adapters.tortoise import insert, update
@@ -17,7 +17,6 @@ from server.markdown import clean_body, render
 from server.models import (
     Audience,
     Message,
-    Team,
     Thread,
     ThreadKind,
     ThreadStatus,
@@ -26,7 +25,7 @@ from server.models import (
 )
 from server.payloads import TITLE_MAX_CHARS
 from server.publisher import Change, Publisher
-from server.queries import is_id, message_by_client_id, thread_for
+from server.queries import message_by_client_id, thread_for
 from server.text import has_control_character
 from server.txscript import Script, run_transaction
 
@@ -64,15 +63,6 @@ def _enum(kind: type[E], value: object, what: str) -> E:
         ) from None
 
 
-async def _team_id(team: object) -> str | None:
-    """The team a new question asks for (the asker may choose one), or None."""
-    if team in (None, ""):
-        return None
-    if not is_id(team) or not await Team.exists(id=team):
-        raise ActionError("unknown_team", N_("there is no team {value!r:.20}"), value=team)
-    return str(team)
-
-
 def _start(change: Change, thread: Thread, first: Message, now: datetime) -> Script[None]:
     yield insert(thread)
     yield from record(change, messages.CREATED, thread.id, first, now, new_message=first)
@@ -102,7 +92,7 @@ async def start_thread(
     vis = _enum(Visibility, visibility, "visibility")
     if vis == Visibility.INTERNAL and not author.is_staff:
         raise Forbidden(N_("only staff can start internal threads"))
-    team_id = await _team_id(team)
+    chosen = await team_by_id(team)
     earlier = await message_by_client_id(author, cid)
     if earlier is not None:
         await earlier.fetch_related("thread")
@@ -110,7 +100,8 @@ async def start_thread(
     now = datetime.now(UTC)
     thread = Thread(
         title=clean, kind=thread_kind, visibility=vis, author_id=author.id, created_at=now,
-        staff_activity_at=now, public_activity_at=now, team_id=team_id,
+        staff_activity_at=now, public_activity_at=now,
+        team_id=chosen.id if chosen else None,
     )  # fmt: skip
     if on_desk(thread) and not author.is_staff:
         thread.waiting_since = now  # on the desk's queue until staff answer
