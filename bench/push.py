@@ -167,6 +167,7 @@ class BenchServer:
             DATABASE_URL=f"sqlite://{self.database}",
             SECRET_KEY=self.secret,
             LOGIN_ATTEMPTS_PER_MINUTE="100000",
+            POSTS_PER_MINUTE=fanout.BENCH_POSTS_PER_MINUTE,  # the agent replies 10 a second
             PUSH_ENABLED="true" if push_enabled else "false",
             PUSH_TEST_ENDPOINT_PREFIX=self.push_prefix,
         )

@@ -35,7 +35,7 @@ async def compose(job: PushJob, user: User, device_language: str = "") -> Notifi
         message = await Message.get_or_none(id=job.message_id).prefetch_related("author")
         if message is None or not visible_to(user, thread, message):
             return "deleted or not visible"
-    url = f"/threads/{thread.id}"
+    url = kind.link(thread.id) if kind.link is not None else f"/threads/{thread.id}"
     words = Words(_, ngettext, status=_(thread.status.value.capitalize()))
     if kind.about_message:
         read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)

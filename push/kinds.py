@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from push.audiences import (
     Finder,
@@ -72,6 +73,8 @@ class Kind:
     # Its recipients are the thread's followers and the people its message mentions: a batch
     # of such intents none of whom has a device is dropped before anyone is looked up.
     followers_only: bool = False
+    # Where a click on it leads, by thread id (None: the thread, at its message if it has one).
+    link: Callable[[str], str] | None = None
 
     def enabled(self, prefs: NotificationSettings | None) -> bool:
         """Tell whether a person's settings let this kind through (no settings: all on)."""
@@ -173,10 +176,12 @@ MODERATION = KINDS.add(
         label=N_("Moderator alerts"),
         urgency="high",
         ttl_seconds=6 * 3600,  # stale alerts are noise; the moderation queue shows them anyway
-        body=lambda w: w.gettext("Something needs a moderator."),
+        body=lambda w: w.gettext("Something was flagged or waits for approval."),
         urgent=True,
         roles=(Role.MODERATOR, Role.ADMIN),
         recipients=moderators("moderation"),
+        # Straight to the item in the moderation queue (server/actions/reviews.queue_url).
+        link=lambda thread_id: f"/moderation?thread={quote(thread_id)}",
     )
 )
 STAFF_ROLES = (Role.EMPLOYEE, Role.MODERATOR, Role.ADMIN)

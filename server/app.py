@@ -28,8 +28,9 @@ from server.db import close_database, open_database
 from server.errors import Forbidden, Internal, MethodNotAllowed, NotFound, TooLarge
 from server.i18n import N_
 from server.live import make_fanout
+from server.policy import policy_of
 from server.publisher import Publisher
-from server.ratelimit import LoginLimiter
+from server.ratelimit import LoginLimiter, PostLimiter
 from server.routes import routes
 from server.settings import Settings, load_settings
 from server.views.common import error_page, json_error
@@ -103,7 +104,10 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
             await push.start_worker(settings, app.state.vapid) if settings.push_enabled else None
         )
         app.state.publisher = Publisher(
-            fanout, worker.wake if worker else None, company=settings.company
+            fanout,
+            worker.wake if worker else None,
+            company=settings.company,
+            policy=policy_of(settings, PostLimiter.from_settings(settings)),
         )
         watch = asyncio.create_task(watch_waiting(app.state.publisher, settings))
         try:

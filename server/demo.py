@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from server.actions.accounts import create_user
 from server.actions.messages import send_message
+from server.actions.moderation import flag
 from server.actions.reads import mark_read
 from server.actions.teams import create_team
 from server.actions.threads import start_thread, update_thread
 from server.models import Role, Team, User
 from server.publisher import Publisher
-from server.queries import thread_by_id, user_by_email
+from server.queries import message_by_client_id, thread_by_id, user_by_email
 from server.settings import Settings
 
 DEMO_COMPANY = "Stadtwerke Nordlicht"
@@ -162,6 +163,11 @@ async def load_demo(publisher: Publisher | None = None) -> list[str]:
             current = await thread_by_id(thread.id)
             assert current is not None
             await mark_read(live, people[author], current)
+        # Something for the moderator to look at: a "+1" a customer finds off-topic.
+        plus_one = await message_by_client_id(people["lena"], f"demo-{len(THREADS) - 2}-1")
+        if plus_one is not None:
+            await flag(live, people["weber"], "message", plus_one.id, "off_topic",
+                       "Nur ein +1, bitte lieber ein Daumen-hoch")  # fmt: skip
     lines = [f"Demo company {DEMO_COMPANY!r} is ready. Sign in with password "
              f"{DEMO_PASSWORD!r} as:"]  # fmt: skip
     for key, email, name, role, team in PEOPLE:

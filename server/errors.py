@@ -78,3 +78,21 @@ class MethodNotAllowed(ActionError):
 
     def __init__(self) -> None:
         super().__init__("method_not_allowed", N_("this page cannot be used that way"))
+
+
+class TooFast(ActionError):
+    """A person over their role's posting rate (POSTS_PER_MINUTE); nothing was stored."""
+
+    status = 429
+
+    def __init__(self, limit: int, seconds: int) -> None:
+        template = (
+            N_("You are posting too fast: at most {limit} posts a minute. Try again in a second.")
+            if seconds <= 1
+            else N_(
+                "You are posting too fast: at most {limit} posts a minute. "
+                "Try again in {seconds} seconds."
+            )
+        )
+        super().__init__("rate_limited", template, limit=limit, seconds=seconds)
+        self.retry_after = seconds  # for a Retry-After header

@@ -58,6 +58,11 @@ class User(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     # Set by an admin: the account cannot sign in, and had its sessions and tokens ended.
     deactivated_at = fields.DatetimeField(null=True)
+    # Set by a moderator (server/actions/sanctions.py), each until a time: muted people read
+    # but cannot write, suspended ones cannot sign in. The reason is shown to them.
+    muted_until = fields.DatetimeField(null=True)
+    suspended_until = fields.DatetimeField(null=True)
+    sanction_reason = fields.CharField(max_length=200, default="")
 
     class Meta:
         table = "users"
@@ -69,6 +74,11 @@ class User(Model):
     @property
     def is_active(self) -> bool:
         return self.deactivated_at is None
+
+    @property
+    def moderates(self) -> bool:
+        """Moderators and admins review flags and act on posts and people."""
+        return self.role in (Role.MODERATOR, Role.ADMIN)
 
 
 class Team(Model):
@@ -129,11 +139,24 @@ class AuditAction(StrEnum):
     DEACTIVATED = "deactivated"
     REACTIVATED = "reactivated"
     PUSH_DEVICE_MOVED = "push_device_moved"  # a device now notifies another account
+    # Moderation (server/actions/moderation.py, server/actions/sanctions.py).
+    FLAGS_DISMISSED = "flags_dismissed"
+    APPROVED = "approved"  # a post held for review goes out
+    HIDDEN = "hidden"  # a message or thread, with a reason its author sees
+    RESTORED = "restored"
+    DELETED = "deleted"
+    MOVED_TO_NOTE = "moved_to_note"  # a customer's public message became a staff note
+    RENAMED = "renamed"
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    MUTED = "muted"
+    SUSPENDED = "suspended"
+    SANCTION_LIFTED = "sanction_lifted"
 
 
 class AuditEntry(Model):
-    """Who changed what about whom, and when. Rows are only ever added (server/actions/audit.py)
-    and only admins read them (server/queries.py)."""
+    """Who changed what about whom, and when. Rows are only ever added (server/actions/audit.py,
+    and triggers refuse any change, migration 0010) and only moderators and admins read them."""
 
     id = fields.BigIntField(primary_key=True)
     # Null once that account is gone, or for a change nobody made (none yet).
@@ -148,6 +171,9 @@ class AuditEntry(Model):
     subject_id: str | None
     # What changed, and names as they were then (shown even after the account changes).
     details: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    # What it was about besides a person ("message:<id>", "thread:<id>"), for filtering.
+    target = fields.CharField(max_length=40, default="", db_index=True)
+    reason = fields.CharField(max_length=500, default="")  # why, in the actor's words
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -200,6 +226,11 @@ class Thread(Model):
         "models.Message", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     answer_id: str | None
+    # Moderation: a locked thread takes no new public replies but a moderator's (a banner says
+    # so); a hidden one is gone for customers but its author, who sees the reason.
+    locked_at = fields.DatetimeField(null=True)
+    hidden_at = fields.DatetimeField(null=True)
+    hidden_reason = fields.CharField(max_length=200, default="")
 
     class Meta:
         table = "threads"
@@ -223,6 +254,12 @@ class Message(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
     deleted_at = fields.DatetimeField(null=True)
+    # Moderation: a hidden message shows everyone a line with the reason instead of its text
+    # (staff may still fetch it); a held one (a newcomer's first posts) reaches only its author
+    # and staff until a moderator approves it.
+    hidden_at = fields.DatetimeField(null=True)
+    hidden_reason = fields.CharField(max_length=200, default="")
+    held_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "messages"
@@ -452,3 +489,72 @@ class SavedReply(Model):
 
     class Meta:
         table = "saved_replies"
+
+
+class FlagReason(StrEnum):
+    SPAM = "spam"
+    ABUSIVE = "abusive"
+    OFF_TOPIC = "off_topic"
+    CONFIDENTIAL = "confidential"  # personal or company information posted in public
+    OTHER = "other"  # with the reporter's text
+
+
+class Flag(Model):
+    """One person's report of a message or thread. One per person and item (`target`)."""
+
+    id = fields.BigIntField(primary_key=True)
+    reporter: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.CASCADE
+    )
+    reporter_id: str
+    review: fields.ForeignKeyRelation[Review] = fields.ForeignKeyField(
+        "models.Review", related_name="reports", on_delete=fields.CASCADE
+    )
+    review_id: str
+    target = fields.CharField(max_length=40)  # "message:<id>" or "thread:<id>"
+    reason = fields.CharEnumField(FlagReason, max_length=16)
+    text = fields.CharField(max_length=500, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "flags"
+        unique_together = (("reporter", "target"),)
+
+
+class ReviewState(StrEnum):
+    PENDING = "pending"  # on the moderation queue
+    DONE = "done"  # a moderator acted or dismissed it (a new flag puts it back)
+
+
+class Review(Model):
+    """An item on the moderation queue: a flagged or held message, or a flagged thread. One row
+    per item: new flags after a decision put it back on the queue."""
+
+    id = fields.CharField(max_length=16, primary_key=True, default=new_id)
+    target = fields.CharField(max_length=40, unique=True)  # as Flag.target
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name=False, on_delete=fields.CASCADE
+    )
+    thread_id: str
+    message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    message_id: str | None
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.CASCADE
+    )  # whose post it is
+    author_id: str
+    state = fields.CharEnumField(ReviewState, max_length=8, default=ReviewState.PENDING)
+    flags = fields.IntField(default=0)  # flags since the last decision
+    held = fields.BooleanField(default=False)  # a newcomer's post waiting for approval
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now_add=True, db_index=True)  # last flag or decision
+    decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    decided_by_id: str | None
+    decision = fields.CharField(max_length=32, default="")  # an AuditAction value
+
+    class Meta:
+        table = "reviews"
+        indexes = (("state", "updated_at"),)

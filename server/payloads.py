@@ -159,11 +159,18 @@ class Message(Out):
     author: Author
     client_id: str
     staff_only: bool
-    body: Annotated[str, msgspec.Meta(description="Markdown; empty once deleted")]
+    body: Annotated[str, msgspec.Meta(description="Markdown; empty once deleted or hidden")]
     html: Annotated[str, msgspec.Meta(description="sanitized HTML")]
     created_at: Time
     edited_at: Time | None
     deleted: bool
+    hidden: Annotated[
+        bool, msgspec.Meta(description="hidden by a moderator: staff fetch the text alone")
+    ] = False
+    hidden_reason: str = ""
+    held: Annotated[
+        bool, msgspec.Meta(description="waiting for a moderator: only its author and staff see it")
+    ] = False
 
 
 class ThreadData(Out):
@@ -175,6 +182,9 @@ class ThreadData(Out):
     visibility: Visibility
     status: Status
     created_at: Time
+    locked: Annotated[bool, msgspec.Meta(description="only moderators may reply")] = False
+    hidden: Annotated[bool, msgspec.Meta(description="hidden by a moderator")] = False
+    hidden_reason: str = ""
 
 
 class Thread(Out):
@@ -296,24 +306,30 @@ def me_of(user: models.User) -> Me:
 def message_of(msg: models.Message) -> Message:
     """Describe a message (its author loaded) for the API and JSON frames."""
     deleted = msg.deleted_at is not None
+    hidden = msg.hidden_at is not None
+    gone = deleted or hidden  # a hidden message's text is in no frame and no listing
     return Message(
         id=msg.id,
         thread=msg.thread_id,
         author=author_of(msg.author),
         client_id=msg.client_id,
         staff_only=msg.audience == models.Audience.STAFF,
-        body="" if deleted else msg.body,
-        html="" if deleted else msg.html,
+        body="" if gone else msg.body,
+        html="" if gone else msg.html,
         created_at=msg.created_at.isoformat(),
         edited_at=msg.edited_at.isoformat() if msg.edited_at else None,
         deleted=deleted,
+        hidden=hidden and not deleted,
+        hidden_reason=msg.hidden_reason if hidden and not deleted else "",
+        held=msg.held_at is not None,
     )
 
 
 def thread_data_of(thread: models.Thread) -> ThreadData:
     return ThreadData(
         thread.id, thread.title, thread.kind.value, thread.visibility.value,
-        thread.status.value, thread.created_at.isoformat(),
+        thread.status.value, thread.created_at.isoformat(), thread.locked_at is not None,
+        thread.hidden_at is not None, thread.hidden_reason if thread.hidden_at else "",
     )  # fmt: skip
 
 

@@ -186,13 +186,27 @@ class Assigned(ServerFrame, tag="assigned"):
     by: str
 
 
+MODERATION_CHANNEL = "moderation"  # the fan-out channel of Alert frames
+
+
+class Alert(ServerFrame, tag="alert"):
+    """Moderators and admins only, on every socket of theirs: the moderation queue changed
+    (`kind` "flag": a new flag, "held": a post waits for approval, "decided": a colleague
+    acted), or a customer's question waits too long ("waiting"). `url` opens the item."""
+
+    kind: str
+    thread: str
+    title: str
+    url: str
+
+
 class Pong(ServerFrame, tag="pong"):
     t: Any = None
 
 
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, DeskNotice,
-    Assigned, Pong,
+    Assigned, Alert, Pong,
 )  # fmt: skip
 ERROR_TYPE = "error"  # {type, code, message, and the refs of the refused frame}
 EVENT_TYPE = "event"  # built by server/events/frames.py

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from server.events.frames import Recorded
 from server.fanout import Fanout
 from server.hub import BrokerUnavailable
+from server.policy import Policy
 from server.settings import DEFAULT_COMPANY
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ class Publisher:
         wake: Callable[[], None] | None = None,
         viewers: Callable[[str], set[str]] | None = None,
         company: str = DEFAULT_COMPANY,
+        policy: Policy | None = None,
     ) -> None:
         self.fanout = fanout
+        self.policy = policy or Policy()  # the community's rules the actions enforce
         self.company = company  # fragments name it (a staff badge's title)
         self._wake = wake
         # Who has a thread open, on any process (tests may say instead).

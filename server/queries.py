@@ -49,21 +49,25 @@ class Viewer(Protocol):
 def visible_to(user: Viewer, thread: Thread, message: Message | None = None) -> bool:
     """Tell whether a user may see a loaded thread (and message): the rule the queries below
     apply in SQL, for code that already holds the rows (push payloads)."""
-    if thread.visibility == Visibility.INTERNAL and not user.is_staff:
+    if not user.is_staff and (thread.visibility == Visibility.INTERNAL or thread.hidden_at):
         return False
     if message is not None:
         if message.thread_id != thread.id or message.deleted_at is not None:
             return False
-        if message.audience == Audience.STAFF and not user.is_staff:
+        if message.hidden_at is not None:
+            return False  # its text reaches nobody by push, staff included
+        if not user.is_staff and (message.audience == Audience.STAFF or message.held_at):
             return False
     return True
 
 
 def threads_visible_to(user: User) -> QuerySet[Thread]:
-    """Return the threads this user may see."""
+    """Return the threads this user may see (a hidden thread: staff and its author)."""
     if user.is_staff:
         return Thread.all()
-    return Thread.filter(visibility=Visibility.PUBLIC)
+    return Thread.filter(
+        Q(hidden_at__isnull=True) | Q(author_id=user.id), visibility=Visibility.PUBLIC
+    )
 
 
 ID_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{ID_MAX_CHARS}}}")  # new_id(): URL-safe base64
@@ -83,10 +87,11 @@ async def thread_for(user: User, thread_id: object) -> Thread | None:
 
 
 def messages_visible_to(user: User, thread: Thread) -> QuerySet[Message]:
-    """Return a thread's messages this user may see (staff notes only for staff)."""
+    """Return a thread's messages this user may see (staff notes only for staff, a post held
+    for review only for staff and its author)."""
     query = Message.filter(thread_id=thread.id)
     if not user.is_staff:
-        query = query.filter(audience=Audience.ALL)
+        query = query.filter(Q(held_at__isnull=True) | Q(author_id=user.id), audience=Audience.ALL)
     return query
 
 
@@ -99,7 +104,9 @@ async def message_for(user: User, message_id: object) -> Message | None:
         return None
     if await thread_for(user, msg.thread_id) is None:
         return None
-    if msg.audience == Audience.STAFF and not user.is_staff:
+    if not user.is_staff and (
+        msg.audience == Audience.STAFF or (msg.held_at is not None and msg.author_id != user.id)
+    ):
         return None
     return msg
 
@@ -293,6 +300,19 @@ async def message_by_client_id(author: User, client_id: str) -> Message | None:
     )
 
 
+async def posts_let_out(author: User, up_to: int) -> int:
+    """Count the author's posts others could see (not held, not deleted), stopping at up_to."""
+    found = Message.filter(
+        author_id=author.id, held_at__isnull=True, deleted_at__isnull=True, audience=Audience.ALL
+    )
+    return len(await found.limit(up_to).values_list("id", flat=True))
+
+
+async def user_by_id(user_id: str) -> User | None:
+    """Return an account by id, whoever asks (moderators acting on a person check roles)."""
+    return await User.get_or_none(id=user_id)
+
+
 async def user_by_email(email: str) -> User | None:
     """Return the account with this (lowercased) e-mail address, if any."""
     if "\x00" in email:  # no address has one, and PostgreSQL refuses it in a query
@@ -322,18 +342,28 @@ async def live_session(key_hash: str, since: datetime) -> Session | None:
     with its user."""
     return (
         await Session.filter(
-            key_hash=key_hash, last_seen_at__gte=since, user__deactivated_at__isnull=True
-        )
+            not_suspended(),
+            key_hash=key_hash,
+            last_seen_at__gte=since,
+            user__deactivated_at__isnull=True,
+        )  # fmt: skip
         .select_related("user")
         .first()
     )
+
+
+def not_suspended() -> Q:
+    """Accounts a moderator has not suspended, as of now (a suspension ends by itself)."""
+    return Q(user__suspended_until__isnull=True) | Q(user__suspended_until__lte=datetime.now(UTC))
 
 
 async def token_holder(token_hash: str) -> ApiToken | None:
     """Return the API token with this hash, of an active account, with its user (expired or
     not: the caller tells an expired token apart)."""
     return (
-        await ApiToken.filter(token_hash=token_hash, user__deactivated_at__isnull=True)
+        await ApiToken.filter(
+            not_suspended(), token_hash=token_hash, user__deactivated_at__isnull=True
+        )
         .select_related("user")
         .first()
     )
@@ -348,8 +378,8 @@ AUDIT_PAGE = 50  # the admin page shows this many of the latest entries
 
 
 async def audit_entries(viewer: User, limit: int = AUDIT_PAGE) -> list[AuditEntry]:
-    """The latest audit entries, newest first: for admins only (nobody else sees any)."""
-    if viewer.role != Role.ADMIN or not viewer.is_active:
+    """The latest audit entries, newest first: for moderators and admins only."""
+    if not viewer.moderates or not viewer.is_active:
         return []
     return await AuditEntry.all().order_by("-id").limit(limit)
 

@@ -15,6 +15,7 @@ from server.views import (
     api,
     desk,
     health,
+    moderation,
     notifications,
     pwa,
     replies,
@@ -84,6 +85,19 @@ def routes() -> list[BaseRoute]:
         url("/messages/{message_id}/edit", GET=threads.edit_form, POST=threads.change_message),
         url("/messages/{message_id}/delete", POST=threads.remove_message),
         url("/messages/{message_id}/answer", POST=desk.answer),
+        url("/messages/{message_id}/flag", GET=moderation.flag_form, POST=moderation.add_flag),
+        url("/messages/{message_id}/hidden", GET=moderation.hidden_source),
+        url("/threads/{thread_id}/flag", GET=moderation.flag_form, POST=moderation.add_flag),
+        # moderation (moderators and admins)
+        url("/moderation", GET=moderation.queue_page),
+        url("/moderation/messages/{message_id}", POST=moderation.decide),
+        url("/moderation/threads/{thread_id}", POST=moderation.decide),
+        url("/moderation/audit", GET=moderation.audit_page),
+        url(
+            "/moderation/people/{user_id}",
+            GET=moderation.person_page,
+            POST=moderation.person_sanction,
+        ),
         # the care desk (staff)
         url("/desk", GET=desk.desk_page),
         url("/desk/replies", GET=replies.replies_page, POST=replies.add_reply),

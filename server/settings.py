@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from starlette.config import Config
 from starlette.datastructures import CommaSeparatedStrings, Secret
@@ -15,6 +17,14 @@ DEFAULT_DATA_DIR = Path("data")
 DEFAULT_COMPANY = "Dreiklang"  # neutral; `dreiklang demo` names its demo company instead
 HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 MIN_CONTRAST = 4.5  # WCAG AA for text: links and button labels are drawn in this colour
+# The roles of server/models.py Role, spelled out here because settings sit below the models
+# (tests/test_posting_limits.py checks they agree).
+ROLES = ("customer", "employee", "moderator", "admin")
+# Posts (messages and new threads) a minute per role: a person typing fast in a live chat stays
+# under it, a script or a stuck client does not. Staff answer many threads at once.
+DEFAULT_POSTS_PER_MINUTE = "customer=10,employee=60,moderator=120,admin=120"
+
+Count = TypeVar("Count", int, float)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,14 @@ class Settings:
     company_color: str = ""  # "" = not set: THEME_COLOR
     claim_minutes: float = 20.0  # "I'm answering" ends by itself after this long without a reply
     escalate_minutes: float = 60.0  # a customer waiting this long alerts moderators, team leads
+    flags_to_hide: int = 3  # this many people flagging a post hide it until a moderator looks
+    hold_first_posts: int = 0  # a new customer's first posts wait for a moderator (0: none)
+    # Posts a minute by role name; a role left out (or 0) has no limit.
+    posts_per_minute: Mapping[str, int] = field(
+        default_factory=lambda: role_limits(DEFAULT_POSTS_PER_MINUTE)
+    )
+    newcomer_hours: float = 24.0  # a customer account younger than this is a newcomer
+    newcomer_max_links: int = 2  # links a newcomer may put in one message (0: none)
 
     @property
     def company(self) -> str:
@@ -133,7 +151,45 @@ def load_settings(env_file: str | None = None) -> Settings:
         company_color=company_colour(config("COMPANY_COLOR", default="")),
         claim_minutes=config("CLAIM_MINUTES", cast=float, default=20.0),
         escalate_minutes=config("ESCALATE_MINUTES", cast=float, default=60.0),
+        flags_to_hide=config("FLAGS_TO_HIDE", cast=int, default=3),
+        hold_first_posts=config("HOLD_FIRST_POSTS", cast=int, default=0),
+        posts_per_minute=role_limits(config("POSTS_PER_MINUTE", default=DEFAULT_POSTS_PER_MINUTE)),
+        newcomer_hours=at_least_zero(
+            "NEWCOMER_HOURS", config("NEWCOMER_HOURS", cast=float, default=24.0)
+        ),
+        newcomer_max_links=at_least_zero(
+            "NEWCOMER_MAX_LINKS", config("NEWCOMER_MAX_LINKS", cast=int, default=2)
+        ),
     )
+
+
+def role_limits(value: str) -> dict[str, int]:
+    """Parse POSTS_PER_MINUTE, "customer=10,employee=60": posts a minute by role ("" = none)."""
+    limits: dict[str, int] = {}
+    for entry in value.split(","):
+        if not entry.strip():
+            continue
+        role, equals, number = (part.strip() for part in entry.partition("="))
+        if not equals or not (number.isascii() and number.isdigit()):
+            raise ValueError(
+                f"POSTS_PER_MINUTE must be role=number pairs like {DEFAULT_POSTS_PER_MINUTE!r}, "
+                f"not {entry.strip()!r}"
+            )
+        if role not in ROLES:
+            raise ValueError(
+                f"POSTS_PER_MINUTE names an unknown role {role!r}: use {', '.join(ROLES)}"
+            )
+        if role in limits:
+            raise ValueError(f"POSTS_PER_MINUTE gives the role {role!r} twice: {value!r}")
+        limits[role] = int(number)
+    return limits
+
+
+def at_least_zero(name: str, value: Count) -> Count:
+    """Refuse a negative (or NaN) count or duration."""
+    if not value >= 0:
+        raise ValueError(f"{name} must be 0 or more, not {value!r}")
+    return value
 
 
 def company_colour(value: str) -> str:

@@ -19,6 +19,8 @@ from server.models import (
     PushJob,
     PushJobState,
     ReadState,
+    Review,
+    ReviewState,
     Thread,
     ThreadKind,
     ThreadStatus,
@@ -36,13 +38,18 @@ def bump_thread(
     new_message: bool,
     now: datetime,
     writer_is_staff: bool | None = None,
+    writer_id: str = "",
+    locked_ok: bool = True,
+    public_message: bool = False,
 ) -> Script[dict[str, Any] | None]:
     """Count one event (and maybe one message) on a thread; return the thread row after it.
 
     The UPDATE locks the thread row until commit (PostgreSQL) or holds the single writer
     (SQLite), so the sequence numbers it hands out are gap-free and in commit order. With
     `writer_is_staff` False, a thread a customer may not see or write in (internal, closed)
-    is left alone and None comes back, as for a thread that does not exist.
+    is left alone and None comes back, as for a thread that does not exist; so is a locked
+    thread unless `locked_ok`. `public_message` counts a message customers see from now on
+    (a held post a moderator approved) for them alone.
     """
     sets = ["staff_seq = staff_seq + 1"]
     values: list[Any] = []
@@ -54,11 +61,18 @@ def bump_thread(
         if public:
             sets += ["public_messages = public_messages + 1", "public_activity_at = ?"]
             values.append(now)
+    elif public_message:
+        sets += ["public_messages = public_messages + 1", "public_activity_at = ?"]
+        values.append(now)
     where = "id = ?"
     values.append(thread_id)
     if writer_is_staff is False:
-        where += " AND visibility = ? AND status <> ?"
-        values += [Visibility.PUBLIC.value, ThreadStatus.CLOSED.value]
+        # A hidden thread takes no customer's post but its author's (their first post waits
+        # for approval; whatever they add reaches staff alone until then).
+        where += " AND visibility = ? AND status <> ? AND (hidden_at IS NULL OR author_id = ?)"
+        values += [Visibility.PUBLIC.value, ThreadStatus.CLOSED.value, writer_id]
+    if not locked_ok:
+        where += " AND locked_at IS NULL"
     table = Thread._meta.db_table
     rows = yield (f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING *", values)  # noqa: S608
     return rows[0] if rows else None
@@ -148,13 +162,47 @@ def drop_claim(thread_id: str, user_id: str) -> Script[bool]:
     return bool(rows)
 
 
-def escalate_waiting(before: datetime, now: datetime) -> Script[list[tuple[str, str]]]:
+def set_hidden(
+    table: str, row_id: str, at: datetime | None, reason: str, over: str = ""
+) -> Script[bool]:
+    """Hide (at: when) or show again (at: None) a message or thread; return whether it
+    changed (of two moderators or flags at once, one changes it, the other finds it done).
+    `over`: hide also what is hidden for that reason (a moderator confirms what flags hid)."""
+    params: list[Any] = [at, reason, row_id]
+    if at is None:
+        is_now = "hidden_at IS NOT NULL"
+    elif over:
+        is_now = "(hidden_at IS NULL OR hidden_reason = ?)"
+        params.append(over)
+    else:
+        is_now = "hidden_at IS NULL"
+    rows = yield (
+        f"UPDATE {table} SET hidden_at = ?, hidden_reason = ? WHERE id = ? AND {is_now} "  # noqa: S608
+        "RETURNING id",
+        params,
+    )
+    return bool(rows)
+
+
+def count_flag(target: str, now: datetime) -> Script[tuple[str, int]]:
+    """Count one more flag on a review (back on the queue); return its id and flags since the
+    last decision. One UPDATE: concurrent flags each count once, in any process."""
+    table = Review._meta.db_table
+    rows = yield (
+        f"UPDATE {table} SET flags = flags + 1, state = ?, updated_at = ? WHERE target = ? "  # noqa: S608
+        "RETURNING id, flags",
+        [ReviewState.PENDING.value, now, target],
+    )
+    return str(rows[0]["id"]), int(rows[0]["flags"])
+
+
+def escalate_waiting(before: datetime, now: datetime) -> Script[list[tuple[str, str, str]]]:
     """Mark the public questions waiting since before `before` as escalated, once per wait;
-    return (thread id, author id) of each (of two processes looking, one gets each)."""
+    return (thread id, author id, title) of each (of two processes looking, one gets each)."""
     table = Thread._meta.db_table
     rows = yield (
         f"UPDATE {table} SET escalated_at = ? WHERE waiting_since <= ? AND escalated_at IS NULL "  # noqa: S608
-        "AND status = ? AND kind = ? AND visibility = ? RETURNING id, author_id",
+        "AND status = ? AND kind = ? AND visibility = ? RETURNING id, author_id, title",
         [now, before, ThreadStatus.OPEN.value, ThreadKind.QUESTION.value, Visibility.PUBLIC.value],
     )
-    return [(str(row["id"]), str(row["author_id"])) for row in rows]
+    return [(str(row["id"]), str(row["author_id"]), str(row["title"])) for row in rows]

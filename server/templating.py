@@ -33,6 +33,11 @@ class Viewpoint:
         """Tell whether the fragment carries the own controls of something by this author."""
         return self.me is None or self.me == author_id
 
+    def others(self, author_id: str) -> bool:
+        """Tell whether the fragment carries controls for everyone but the author (flagging),
+        hidden from the author by `[data-author=<me>] .others` when shared."""
+        return self.me is None or self.me != author_id
+
 
 def _isotime(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server import protocol
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
+from server.actions.sanctions import require_voice
 from server.actions.sessions import EVERY_SOCKET
 from server.auth import SESSION_SCOPE_KEY, TOKEN_SCOPE_KEY, uses_token
 from server.errors import ActionError, Forbidden, NotFound
@@ -23,7 +24,7 @@ from server.events.registry import load_subjects
 from server.fanout import Fanout, LiveEvent
 from server.i18n import N_, negotiate
 from server.models import Audience, User
-from server.protocol import DESK_CHANNEL
+from server.protocol import DESK_CHANNEL, MODERATION_CHANNEL
 from server.publisher import Publisher
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
@@ -228,6 +229,7 @@ class Connection(SocketWriter):
         audience = audience_of(frame.audience)
         if audience == Audience.STAFF and not self.staff:
             raise Forbidden(N_("only staff can write staff notes"))
+        require_voice(self.user)  # a muted person is not "typing…" either
         now = time.monotonic()
         if now - sub.typed_at < TYPING_INTERVAL_SECONDS:
             return
@@ -256,6 +258,7 @@ class Connection(SocketWriter):
             await self.unsubscribe_id(thread_id)
         await self.fanout.unlisten("list", self)
         await self.fanout.unlisten(DESK_CHANNEL, self)
+        await self.fanout.unlisten(MODERATION_CHANNEL, self)
         await self.fanout.unlisten("user:" + self.user.id, self)
 
 
@@ -313,6 +316,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         if ws.query_params.get("desk") == "1" and user.is_staff:
             # The care desk's notices (staff only; frames carry only a "staff" view as well).
             await fanout.listen(DESK_CHANNEL, conn)
+        if user.moderates:
+            # Moderators' alerts reach every app of theirs, whatever page is open.
+            await fanout.listen(MODERATION_CHANNEL, conn)
         await fanout.listen("user:" + user.id, conn)
         # A sign-out, role change or deactivation published before we listened was not heard:
         # look again, so no socket opens with rights the person has lost.

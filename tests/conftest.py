@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.publisher import Publisher
-from server.settings import Settings
+from server.settings import ROLES, Settings
 
 # Real servers, the demo company and Chromium: tests/live.py.
 pytest_plugins = ["tests.live"]
@@ -28,6 +28,9 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 DEMO_PASSWORD = "nordlicht-demo"  # noqa: S105
 PASSWORD = "correct horse battery"  # noqa: S105
 NOT_LIVE = Publisher()  # for actions run without a server: nothing is published
+# Tests send many messages as one person within a minute: posting is limited (and counted) in
+# every test app and live server, but far above that. tests/test_posting_limits.py sets its own.
+TEST_POSTS_PER_MINUTE = {role: 10_000 for role in ROLES}
 
 
 def free_port() -> int:
@@ -149,8 +152,19 @@ def make_settings(database_url: str, data_dir: Path, **extra: Any) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         secret_key=__import__("starlette.datastructures").datastructures.Secret("test-secret"),
-        **{"push_in_process": True, **extra},
+        **{"push_in_process": True, "posts_per_minute": TEST_POSTS_PER_MINUTE, **extra},
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_servers_post_freely() -> Iterator[None]:
+    """Live servers (tests/live.py) read their settings from the environment they inherit:
+    give them the tests' posting limits too (a test's env_extra may still set its own)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "POSTS_PER_MINUTE", ",".join(f"{r}={n}" for r, n in TEST_POSTS_PER_MINUTE.items())
+        )
+        yield
 
 
 def migrate_sync(settings: Settings) -> None:

@@ -19,7 +19,9 @@ from server.actions.accounts import create_user
 from server.app import create_app
 from server.models import (
     ApiToken,
+    AuditEntry,
     Event,
+    Flag,
     Follow,
     Message,
     NotificationSettings,
@@ -83,7 +85,15 @@ def snapshot(client: TestClient) -> dict[str, Any]:
         return {
             "users": await User.all()
             .order_by("id")
-            .values_list("id", "email", "role", "language", "deactivated_at"),
+            .values_list(
+                "id",
+                "email",
+                "role",
+                "language",
+                "deactivated_at",
+                "muted_until",
+                "suspended_until",
+            ),  # fmt: skip
             "tokens": await ApiToken.all().count(),
             "threads": await Thread.all()
             .order_by("id")
@@ -103,6 +113,8 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             .order_by("id")
             .values_list("id", "body", "edited_at", "deleted_at"),
             "events": await Event.all().count(),
+            "flags": await Flag.all().count(),
+            "audit": await AuditEntry.all().count(),
             "reads": await ReadState.all().order_by("id").values_list("id", "read_messages"),
             "follows": await Follow.all()
             .order_by("id")
@@ -589,6 +601,11 @@ FORMS: dict[str, dict[str, str]] = {
     "/admin/users/{user_id}/reactivate": {},
     "/desk/replies": {"title": "Forged", "body": "forged"},
     "/desk/replies/{reply_id}/delete": {},
+    "/messages/{message_id}/flag": {"reason": "spam"},  # a colleague's message (form_for)
+    "/threads/{thread_id}/flag": {"reason": "off_topic"},  # a colleague's thread
+    "/moderation/messages/{message_id}": {"decision": "hide", "reason": "spam"},
+    "/moderation/threads/{thread_id}": {"decision": "lock"},
+    "/moderation/people/{user_id}": {"kind": "mute", "hours": "1", "reason": "forged"},
 }  # fmt: skip
 # What an accepted form answers: a redirect, but a new token is shown on the page (only once).
 ACCEPTED = {"/settings/tokens": 200}
@@ -624,9 +641,10 @@ def test_every_browser_post_route_has_a_form_or_a_json_body_in_the_csrf_tests() 
 def form_for(path: str, admin: Admin) -> tuple[str, dict[str, str]]:
     """Return the URL and a form that would succeed with a CSRF token."""
     assert path in FORMS, f"add a form for the new POST route {path!r} to tests/test_accounts.py"
+    flags = path.endswith("/flag")  # nobody flags their own post: a colleague's
     url = (
-        path.replace("{thread_id}", admin.thread)
-        .replace("{message_id}", admin.message)
+        path.replace("{thread_id}", admin.other_thread if flags else admin.thread)
+        .replace("{message_id}", admin.other_message if flags else admin.message)
         .replace("{device_id}", admin.device)
         .replace("{session_id}", admin.other_session)
         .replace("{token_id}", admin.token)
@@ -649,6 +667,8 @@ class Admin:
     colleague: str  # an employee's id
     former: str  # a deactivated employee's id
     reply: str  # the admin's saved reply's id
+    other_thread: str  # a colleague's thread
+    other_message: str  # its first message
 
 
 @pytest.fixture
@@ -701,8 +721,15 @@ def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
     )  # fmt: skip
     assert r.status_code == 303, r.text
     reply = client.portal.call(lambda: SavedReply.get(title="Greeting"))  # type: ignore[union-attr]
+    with without_cookies(client):
+        r = client.post(
+            "/api/v1/threads", json={"title": "Mira's", "body": "Hi", "client_id": "m-1"},
+            headers={"Authorization": f"Bearer {token_for(client, 'mira@nordlicht.example')}"},
+        )  # fmt: skip
+    assert r.status_code == 201, r.text
     return Admin(*admin_with_thread, device, subscription["endpoint"], newest.id, str(token.id),
-                 str(mira), str(ole), reply.id)  # fmt: skip
+                 str(mira), str(ole), reply.id, r.json()["thread"]["id"],
+                 r.json()["message"]["id"])  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(FORMS))

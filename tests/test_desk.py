@@ -7,6 +7,7 @@ Actions run on SQLite and PostgreSQL; the queue, the pages and the socket on the
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,8 @@ from server.models import (
     Thread,
     ThreadStatus,
 )
+from server.protocol import MODERATION_CHANNEL
+from server.publisher import Publisher
 from tests.conftest import NOT_LIVE, PASSWORD, login, make_settings
 from tests.test_claims import event_names
 from tests.test_staff_controls import bearer
@@ -211,6 +214,19 @@ async def test_the_queue_filters_and_counts_waiting_questions_oldest_first(
     assert by_team["Field service"].first_response is None, "nobody answered it yet"
 
 
+class Recorder:
+    """A fan-out that keeps what a publisher hands it."""
+
+    def __init__(self, heard: list[tuple[str, dict[str, str]]]) -> None:
+        self.heard = heard
+
+    async def publish_event(self, event: object) -> None:
+        pass
+
+    async def publish_frames(self, channel: str, frames: dict[str, str]) -> None:
+        self.heard.append((channel, frames))
+
+
 async def test_a_new_question_alerts_its_team_or_all_staff_and_a_long_wait_escalates_once(
     world: dict[str, Any],
 ) -> None:
@@ -227,8 +243,14 @@ async def test_a_new_question_alerts_its_team_or_all_staff_and_a_long_wait_escal
     await Thread.filter(id=routed.id).update(
         waiting_since=datetime.now(UTC) - timedelta(minutes=61)
     )
-    results = await asyncio.gather(escalate_waiting(NOT_LIVE, 60), escalate_waiting(NOT_LIVE, 60))
+    heard: list[tuple[str, dict[str, str]]] = []
+    seen = Publisher(Recorder(heard), viewers=lambda thread: set())  # type: ignore[arg-type]
+    results = await asyncio.gather(escalate_waiting(seen, 60), escalate_waiting(seen, 60))
     assert sorted(results) == [0, 1], "two processes: one alerts"
+    # Moderators' open apps hear of it at once (an `alert` leading to the question).
+    alerts = [json.loads(f["staff"]) for channel, f in heard if channel == MODERATION_CHANNEL]
+    assert alerts == [{"type": "alert", "kind": "waiting", "thread": routed.id,
+                       "title": "Routed", "url": f"/threads/{routed.id}"}]  # fmt: skip
     [escalation] = await NotificationIntent.filter(kind="escalation")
     found = {r.id for r, _ in await candidates(escalation)}
     assert found == {admin.id, jan.id}, "moderators and admins, and the team's lead"

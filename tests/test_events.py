@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from server.actions.accounts import create_user
 from server.actions.writes import record
-from server.events import EVENTS, claims, desk, messages, threads
+from server.events import EVENTS, claims, desk, messages, moderation, threads
 from server.events.frames import FORMATS, OWN, live_frames
 from server.events.registry import EventType, Registry
 from server.models import Audience, Message, Role, Thread
@@ -71,7 +71,8 @@ async def test_every_event_types_frames_carry_its_declared_shape(
     await first.fetch_related("author")
     claim = claims.ClaimState(thread.id, weber_and_jan["jan"].id, "Jan Petersen", datetime.now(UTC))
     subjects: dict[Any, Any] = {
-        threads.UPDATED: thread, claims.CHANGED: claim, desk.ANSWERING: claim,
+        threads.UPDATED: thread, moderation.THREAD_HIDDEN: thread, claims.CHANGED: claim,
+        desk.ANSWERING: claim,
         desk.ANSWER: desk.AnswerState(thread.id, first),
         desk.ROUTED: desk.DeskState(thread.id, None, "", weber_and_jan["jan"].id, "Jan Petersen"),
     }  # fmt: skip

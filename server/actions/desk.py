@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from push.api import ASSIGNED, ESCALATION
 from server import sql
+from server.actions.reviews import alert
 from server.actions.writes import intend, record
 from server.adapters.tortoise import update
 from server.errors import ActionError, Forbidden, NotFound
@@ -206,9 +207,10 @@ async def mark_answer(publisher: Publisher, actor: User, message_id: object) -> 
 
 def _escalate(change: Change, minutes: float, now: datetime) -> Script[int]:
     found = yield from sql.escalate_waiting(now - timedelta(minutes=minutes), now)
-    for thread_id, author_id in found:
+    for thread_id, author_id, title in found:
         yield from intend(change, ESCALATION, thread_id, author_id, now)
         notify_desk(change, thread_id)
+        alert(change, "waiting", thread_id, title, f"/threads/{thread_id}")  # moderators, live
     return len(found)
 
 

@@ -9,14 +9,17 @@ from tortoise.exceptions import IntegrityError
 from push.api import REPLY
 from server.actions.claims import end_on_reply
 from server.actions.desk import after_message
+from server.actions.reviews import hold, should_hold
+from server.actions.sanctions import require_voice
 from server.actions.writes import advance_read, follow, intend, record
 from server.adapters.tortoise import update
 from server.errors import ActionError, Conflict, Forbidden, NotFound
+from server.events import desk as desk_events
 from server.events import messages
 from server.events.registry import EventType
 from server.i18n import N_
 from server.markdown import clean_body, render
-from server.models import Audience, Message, User, new_id
+from server.models import Audience, Message, ThreadStatus, User, new_id
 from server.payloads import CLIENT_ID_MAX_CHARS
 from server.publisher import Change, Publisher
 from server.queries import is_id, message_by_client_id, message_for, thread_for
@@ -59,11 +62,15 @@ def _send(
     author's read mark; None if the author may not write in the thread (nothing written)."""
     recorded = yield from record(
         change, messages.CREATED, message.thread_id, message, now,
-        new_message=message, writer_is_staff=author.is_staff,
+        new_message=message, writer_is_staff=author.is_staff, writer_id=author.id,
+        locked_ok=author.moderates or message.audience == Audience.STAFF,
     )  # fmt: skip
     if recorded is None:
         return None
     yield from follow(author.id, message.thread_id, now)
+    if message.held_at is not None:  # nobody hears of it but moderators, until approved
+        yield from hold(change, recorded.thread, message, now)
+        return (yield from advance_read(change, author, recorded.thread, now))
     if message.audience == Audience.ALL:
         yield from end_on_reply(change, recorded.thread, author, now)  # "I'm answering" done
         yield from after_message(change, recorded.thread, author, message, now)  # status
@@ -87,14 +94,26 @@ async def send_message(
         raise NotFound()
     cid = clean_client_id(client_id)
     text = clean_body(body)
+    require_voice(author)
     if audience == Audience.STAFF and not author.is_staff:
         if await thread_for(author, thread_id) is None:
             raise NotFound()  # as for any thread they cannot see
         raise Forbidden(N_("only staff can write staff notes"))
     now = datetime.now(UTC)
+    html = render(text)
+    try:
+        await publisher.policy.admit(author, html, now)
+    except ActionError:
+        # A retry of a message stored before (an outbox after a reconnect) is not a new post.
+        found = await message_by_client_id(author, cid)
+        if found is None or found.thread_id != thread_id:
+            raise
+        return found, False
     message = Message(
         id=new_id(), thread_id=thread_id, author_id=author.id, client_id=cid,
-        audience=audience, body=text, html=render(text), created_at=now,
+        audience=audience, body=text, html=html, created_at=now,
+        held_at=now if audience == Audience.ALL and await should_hold(publisher.policy, author)
+        else None,
     )  # fmt: skip
     message.author = author
     change = Change()
@@ -117,8 +136,11 @@ async def send_message(
         return found, False
     if sent is None:
         # Nothing was written. Tell the two reasons apart only to someone who may see it.
-        if await thread_for(author, thread_id) is None:
+        thread = await thread_for(author, thread_id)
+        if thread is None:
             raise NotFound()
+        if thread.locked_at is not None and thread.status != ThreadStatus.CLOSED:
+            raise Forbidden(N_("a moderator locked this thread: no new replies"))
         raise Forbidden(N_("this thread is closed"))
     await publisher.publish(change)
     return message, True
@@ -141,10 +163,15 @@ def _change(
     fields: tuple[str, ...],
     event: EventType[Message],
     now: datetime,
+    unmark_answer: bool = False,
 ) -> Script[None]:
-    """Write changed fields of a message and record the event that tells everyone."""
+    """Write changed fields of a message and record the event that tells everyone (and that
+    the official answer is gone, when it was this message)."""
     yield update(msg, fields)
     yield from record(change, event, msg.thread_id, msg, now)
+    if unmark_answer:
+        state = desk_events.AnswerState(msg.thread_id)
+        yield from record(change, desk_events.ANSWER, msg.thread_id, state, now)
 
 
 async def edit_message(
@@ -152,11 +179,16 @@ async def edit_message(
 ) -> Message:
     """Replace a message's text; everyone sees it marked as edited."""
     msg = await _own_message(actor, message_id)
+    require_voice(actor)
+    if msg.hidden_at is not None:
+        raise Forbidden(N_("a moderator hid this message; it cannot be edited"))
     text = clean_body(body)
     if text == msg.body:
         return msg
     now = datetime.now(UTC)
-    msg.body, msg.html, msg.edited_at = text, render(text), now
+    html = render(text)
+    publisher.policy.check_links(actor, html, now)  # no links edited in past the newcomer rule
+    msg.body, msg.html, msg.edited_at = text, html, now
     change = Change()
     await run_transaction(_change(change, msg, ("body", "html", "edited_at"), messages.EDITED, now))
     await publisher.publish(change)
@@ -170,7 +202,14 @@ async def delete_message(publisher: Publisher, actor: User, message_id: object) 
     msg.body, msg.html, msg.deleted_at = "", "", now
     change = Change()
     await run_transaction(
-        _change(change, msg, ("body", "html", "deleted_at"), messages.DELETED, now)
+        _change(
+            change,
+            msg,
+            ("body", "html", "deleted_at"),
+            messages.DELETED,
+            now,
+            unmark_answer=msg.thread.answer_id == msg.id,
+        )  # fmt: skip
     )
     await publisher.publish(change)
     return msg

@@ -8,6 +8,8 @@ from typing import TypeVar
 from push.api import QUESTION, REPLY, STATUS
 from server.actions.desk import notify_desk, on_desk, status_fields, team_by_id
 from server.actions.messages import clean_client_id
+from server.actions.reviews import HELD_THREAD, hold, should_hold
+from server.actions.sanctions import require_voice
 from server.actions.writes import follow, intend, record
 from server.adapters.tortoise import insert, update
 from server.errors import ActionError, Forbidden, NotFound
@@ -67,6 +69,9 @@ def _start(change: Change, thread: Thread, first: Message, now: datetime) -> Scr
     yield insert(thread)
     yield from record(change, messages.CREATED, thread.id, first, now, new_message=first)
     yield from follow(thread.author_id, thread.id, now)
+    if first.held_at is not None:  # a newcomer's thread: only moderators hear of it
+        yield from hold(change, thread, first, now)
+        return
     # Followers are only the author yet, but the first message may mention people.
     yield from intend(change, REPLY, thread.id, thread.author_id, now, message_id=first.id)
     if thread.waiting_since is not None:  # a customer asks: the desk hears of it
@@ -88,6 +93,7 @@ async def start_thread(
     clean = clean_title(title)
     text = clean_body(body)
     cid = clean_client_id(client_id)
+    require_voice(author)
     thread_kind = _enum(ThreadKind, kind, "kind")
     vis = _enum(Visibility, visibility, "visibility")
     if vis == Visibility.INTERNAL and not author.is_staff:
@@ -98,6 +104,8 @@ async def start_thread(
         await earlier.fetch_related("thread")
         return earlier.thread, earlier, False
     now = datetime.now(UTC)
+    html = render(text)
+    await publisher.policy.admit(author, html, now)
     thread = Thread(
         title=clean, kind=thread_kind, visibility=vis, author_id=author.id, created_at=now,
         staff_activity_at=now, public_activity_at=now,
@@ -105,9 +113,12 @@ async def start_thread(
     )  # fmt: skip
     if on_desk(thread) and not author.is_staff:
         thread.waiting_since = now  # on the desk's queue until staff answer
+    held = vis == Visibility.PUBLIC and await should_hold(publisher.policy, author)
+    if held:  # its author and staff see it until a moderator approves its first post
+        thread.hidden_at, thread.hidden_reason = now, HELD_THREAD
     first = Message(
         thread_id=thread.id, author_id=author.id, client_id=cid, audience=Audience.ALL,
-        body=text, html=render(text), created_at=now,
+        body=text, html=html, created_at=now, held_at=now if held else None,
     )  # fmt: skip
     first.author = author
     change = Change()

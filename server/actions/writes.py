@@ -46,19 +46,24 @@ def record(
     *,
     new_message: Message | None = None,
     writer_is_staff: bool | None = None,
+    writer_id: str = "",
+    locked_ok: bool = True,
+    public_message: bool = False,
 ) -> Script[Recorded | None]:
     """Store one event about `subject`: the database numbers it (see sql.bump_thread).
 
     With `new_message`, the event introduces that message: it is counted and stored at the
     event's position. With `writer_is_staff` False, a thread its writer may not write in
-    (internal, closed, missing) is left alone and None comes back. An event about the thread
-    itself is about the thread as this transaction leaves it.
+    (internal, closed, hidden, missing) is left alone and None comes back; so is a locked one
+    without `locked_ok`. `public_message`: customers see a message from now on (approved).
+    An event about the thread itself is about the thread as this transaction leaves it.
     """
     audience = event_type.visible.audience(subject)
     public = audience == Audience.ALL
     row = yield from sql.bump_thread(
         thread_id, public=public, new_message=new_message is not None, now=now,
-        writer_is_staff=writer_is_staff,
+        writer_is_staff=writer_is_staff, writer_id=writer_id, locked_ok=locked_ok,
+        public_message=public_message,
     )  # fmt: skip
     if row is None:
         return None

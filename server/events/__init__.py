@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.events import claims, desk, messages, threads
+from server.events import claims, desk, messages, moderation, threads
 from server.events.registry import EVENTS, EVERYONE, STAFF, EventType, Rule
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "claims",
     "desk",
     "messages",
+    "moderation",
     "threads",
 ]

@@ -32,7 +32,7 @@ class AnswerEvent(payloads.Out):
 
 def _answer_payload(state: AnswerState) -> AnswerEvent:
     msg = state.message
-    shown = msg is not None and msg.deleted_at is None
+    shown = msg is not None and msg.deleted_at is None and msg.hidden_at is None
     return AnswerEvent(payloads.message_of(msg) if shown and msg is not None else None)
 
 
@@ -41,11 +41,12 @@ def _answer_html(state: AnswerState, view: Viewpoint) -> str:
 
 
 async def answer_of(thread: Thread) -> AnswerState:
-    """The thread's official answer now, with its author (a deleted one shows as none)."""
+    """The thread's official answer now, with its author (a deleted or hidden one shows as
+    none)."""
     if thread.answer_id is None:
         return AnswerState(thread.id)
     msg = await Message.get_or_none(id=thread.answer_id).prefetch_related("author")
-    if msg is None or msg.deleted_at is not None:
+    if msg is None or msg.deleted_at is not None or msg.hidden_at is not None:
         return AnswerState(thread.id)
     return AnswerState(thread.id, msg)
 

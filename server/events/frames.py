@@ -28,9 +28,14 @@ OWN = "own"  # the view of the person a rule names besides staff
 _encoder = msgspec.json.Encoder()
 
 
-def views_for(thread: Thread, audience: Audience) -> tuple[Audience, ...]:
-    """Return the views that may see an event of this audience in this thread."""
+def views_for(
+    thread: Thread, audience: Audience, shown_when_hidden: bool = False
+) -> tuple[Audience, ...]:
+    """Return the views that may see an event of this audience in this thread (of a hidden
+    thread only staff, but for the event that tells customers it is gone)."""
     if audience == Audience.STAFF or thread.visibility == Visibility.INTERNAL:
+        return (Audience.STAFF,)
+    if thread.hidden_at is not None and not shown_when_hidden:
         return (Audience.STAFF,)
     return (Audience.STAFF, Audience.ALL)
 
@@ -107,7 +112,7 @@ def live_frames(
     """Build every frame of an event: each view that may see it, each format once (twice for a
     fragment with staff controls: staff get theirs, nobody else receives them)."""
     frames: dict[str, str] = {}
-    views = views_for(thread, audience)
+    views = views_for(thread, audience, event_type.shown_when_hidden)
     for fmt in FORMATS:
         # Render the fragment once (once per role if it has staff controls), number it per view.
         apart = event_type.by_role and fmt != "json"

@@ -38,16 +38,28 @@ async def load(thread: Thread, rows: Sequence[Event]) -> list[Message | None]:
     return [found.get(row.message_id or "") for row in rows]
 
 
-# Everyone who may see the thread sees a message, except a staff note: only staff see it.
+def _audience(msg: Message) -> Audience:
+    return Audience.STAFF if msg.held_at is not None else msg.audience
+
+
+def _held_author(msg: Message) -> str | None:
+    return msg.author_id if msg.held_at is not None and msg.audience == Audience.ALL else None
+
+
+# Everyone who may see the thread sees a message, except a staff note: only staff see it, and
+# a post held for review: only its author and staff, until a moderator approves it.
 BY_AUDIENCE: Rule[Message] = Rule(
-    "everyone, or staff only for a staff note", lambda msg: msg.audience
+    "everyone; staff only for a staff note; the author and staff for a post held for review",
+    _audience,
+    also=_held_author,
 )
 AUTHOR_AND_STAFF: Rule[Message] = Rule(
     "the message's author and staff", lambda msg: Audience.STAFF, also=lambda msg: msg.author_id
 )
 
 
-def _message_event(name: str, summary: str, in_lists: bool = False) -> EventType[Message]:
+def message_event(name: str, summary: str, in_lists: bool = False) -> EventType[Message]:
+    """Declare an event whose subject is a message, shown by its fragment."""
     return EVENTS.add(
         EventType(
             name=name,
@@ -63,11 +75,11 @@ def _message_event(name: str, summary: str, in_lists: bool = False) -> EventType
     )
 
 
-CREATED = _message_event(
+CREATED = message_event(
     "message.created", 'a new message; the fragment has `id="msg-<id>"`', in_lists=True
 )
-EDITED = _message_event(
+EDITED = message_event(
     "message.edited",
     'a message\'s text changed; replace the element with the same id (shows "edited")',
 )
-DELETED = _message_event("message.deleted", "a message was deleted; replace it (shows a tombstone)")
+DELETED = message_event("message.deleted", "a message was deleted; replace it (shows a tombstone)")

@@ -13,7 +13,8 @@ An entry says everything the rest of the system needs to know about the event:
   renderings (else one fragment serves both, which is cheaper);
 - `refs` — fields both modes carry (a message's `id` and `client_id`);
 - `load` — how to load what it is about for replay and gap filling;
-- `in_lists` — thread lists hear of it (an `activity` notice: unread counts, order).
+- `in_lists` — thread lists hear of it (an `activity` notice: unread counts, order);
+- `shown_when_hidden` — customers get it although its thread is hidden (the news of hiding).
 
 Recording (server/actions/writes.py), live delivery and replay (server/events/frames.py,
 server/ws.py), JSON mode and the thread page all read the entry; none of them names an event
@@ -65,6 +66,7 @@ class EventType(Generic[S]):
     message_id: Callable[[S], str | None] = field(default=lambda subject: None)
     in_lists: bool = False
     by_role: bool = False  # the fragment shows staff controls: staff get a rendering of theirs
+    shown_when_hidden: bool = False  # customers get it in a hidden thread (the hiding itself)
 
 
 class Registry:

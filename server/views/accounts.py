@@ -16,6 +16,7 @@ from server.actions.accounts import (
     set_language,
 )
 from server.actions.admin import change_role, deactivate, reactivate
+from server.actions.sanctions import suspended
 from server.actions.sessions import end_session, start_session
 from server.actions.teams import create_team
 from server.auth import signed_in_session, verify_password
@@ -79,6 +80,13 @@ async def login(request: Request) -> Response:
         msg = translate(
             request, None, "This account is deactivated. Ask an administrator to reactivate it."
         )
+        return page(request, None, "login.html", 403, error=msg, email=email, next=nxt)
+    if suspended(user):  # said only to whoever knows the password
+        assert user.suspended_until is not None
+        msg = translate(
+            request, None, "This account is suspended until {until} UTC: {reason}"
+        ).format(until=user.suspended_until.strftime("%Y-%m-%d %H:%M"),
+                 reason=user.sanction_reason)  # fmt: skip
         return page(request, None, "login.html", 403, error=msg, email=email, next=nxt)
     await _sign_in(request, user)
     return RedirectResponse(nxt, status_code=303)

@@ -13,6 +13,7 @@ from server.actions.accounts import create_token
 from server.actions.accounts import revoke_token as revoke_token_of
 from server.actions.claims import claim_thread, release_thread
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
+from server.actions.sanctions import suspended
 from server.actions.threads import start_thread, update_thread
 from server.auth import TOKEN_SCOPE_KEY, verify_password
 from server.errors import ActionError, NotFound
@@ -78,6 +79,9 @@ async def issue_token(request: Request, body: p.TokenRequest) -> Response:
         return json_error(401, "bad_credentials", "e-mail or password is wrong")
     if not user.is_active:  # told only to whoever knows the password
         return json_error(403, "deactivated", "this account is deactivated; ask an admin")
+    if suspended(user):
+        until = user.suspended_until.isoformat() if user.suspended_until else ""
+        return json_error(403, "suspended", f"this account is suspended until {until}")
     token, row = await create_token(user, body.name, body.expires_in_days)
     expires = row.expires_at.isoformat() if row.expires_at is not None else None
     return json(p.TokenCreated(token, p.author_of(user), row.id, expires), 201)

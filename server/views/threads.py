@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -114,6 +115,7 @@ async def thread_page(request: Request, user: User) -> Response:
         messages=[messages.CREATED.html(m, view) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
         follow=await follow_state(user, thread.id), rows=rows, current=thread.id,
+        muted=user.muted_until is not None and user.muted_until > datetime.now(UTC),
     )  # fmt: skip
 
 

@@ -221,6 +221,7 @@
     read: onRead,
     desk: (f) => document.dispatchEvent(new CustomEvent("dreiklang:desk", { detail: f })),
     assigned: onAssigned,
+    alert: onAlert,
     hello: onHello,
     subscribed: ignore,
     unsubscribed: ignore,
@@ -232,7 +233,11 @@
     "message.created": onMessage,
     "message.edited": onMessage,
     "message.deleted": onMessage,
+    "message.hidden": onMessage,
+    "message.restored": onMessage,
+    "message.approved": onMessage,
     "thread.updated": onThreadHead,
+    "thread.hidden": onThreadHidden,
     "claim.changed": onClaim,
     "answer.changed": onFragment,
     "answering.changed": onFragment,
@@ -249,6 +254,21 @@
     link.href = "/threads/" + encodeURIComponent(f.thread);
     link.textContent = f.title;
     toast.textContent = toast.dataset.labelAssigned.replace("{name}", f.by) + " ";
+    toast.appendChild(link);
+    toast.hidden = false;
+  }
+
+  // Moderators: something was flagged or waits for approval. Say so on whatever page is open,
+  // with a link to the item in the queue; an open queue reloads its list.
+  function onAlert(f) {
+    document.body.dispatchEvent(new CustomEvent("dreiklang:alert", { detail: f }));
+    const toast = document.getElementById("toast");
+    const label = toast && toast.dataset["label" + f.kind.charAt(0).toUpperCase() + f.kind.slice(1)];
+    if (!label) return; // "decided": a colleague acted, only the queue needs to know
+    const link = document.createElement("a");
+    link.href = f.url;
+    link.textContent = f.title;
+    toast.textContent = label + " ";
     toast.appendChild(link);
     toast.hidden = false;
   }
@@ -315,6 +335,17 @@
   function onThreadHead(f, el) {
     document.getElementById("thread-head").replaceWith(el);
     if (window.htmx) window.htmx.process(el);
+  }
+
+  // A moderator hid the thread: the head says so; anyone but staff and its author loses the
+  // conversation from the screen at once (the server sends them nothing more of it).
+  function onThreadHidden(f, el) {
+    onThreadHead(f, el);
+    if (body.dataset.staff === "1" || el.dataset.author === me) return;
+    const list = document.getElementById("messages");
+    if (list) list.replaceChildren();
+    const composer = document.getElementById("composer");
+    if (composer) composer.hidden = true;
   }
 
   // A fragment with a stable id that the page shows once (the official answer, the desk panel).
@@ -688,8 +719,10 @@
     }
   }
 
-  if (threadEl) {
-    const form = document.getElementById("composer");
+  // No composer for someone who may not write here (muted, or a locked thread).
+  const composerForm = threadEl && document.getElementById("composer");
+  if (composerForm) {
+    const form = composerForm;
     const input = document.getElementById("body");
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -749,6 +782,8 @@
       }
     });
     restoreOutbox().then(toLanding);
+    toLanding();
+  } else if (threadEl) {
     toLanding();
   }
 

@@ -8,8 +8,24 @@
   const answer = document.getElementById("official-answer");
   if (!list || !answer) return;
   const label = answer.dataset.labelMark;
+  const showLabel = list.dataset.labelShowHidden;
+
+  // A hidden message carries no text in any frame: staff fetch it on demand.
+  function offerHidden(msg) {
+    if (!msg.matches(".msg.hidden-msg") || msg.querySelector(".show-hidden")) return;
+    const id = msg.id.replace(/^msg-/, "");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link show-hidden";
+    button.textContent = showLabel;
+    button.setAttribute("hx-get", "/messages/" + id + "/hidden");
+    button.setAttribute("hx-swap", "outerHTML");
+    msg.appendChild(button);
+    if (window.htmx) window.htmx.process(button);
+  }
 
   function offer(msg) {
+    offerHidden(msg);
     if (!msg.matches(".msg.by-staff:not(.staff-note):not(.deleted):not(.pending)")) return;
     if (msg.querySelector(".mark-answer")) return;
     const id = msg.id.replace(/^msg-/, "");
