@@ -17,7 +17,7 @@ DEFAULT_DATA_DIR = Path("data")
 DEFAULT_COMPANY = "Dreiklang"  # neutral; `dreiklang demo` names its demo company instead
 HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 MIN_CONTRAST = 4.5  # WCAG AA for text: links and button labels are drawn in this colour
-# The roles of server/models.py Role, spelled out here because settings sit below the models
+# The roles of server/models/people.py Role, spelled out here because settings sit below the models
 # (tests/test_posting_limits.py checks they agree).
 ROLES = ("customer", "employee", "moderator", "admin")
 # Posts (messages and new threads) a minute per role: a person typing fast in a live chat stays

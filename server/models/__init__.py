@@ -1,0 +1,62 @@
+"""Database models, one module per subject. Only server/actions writes them.
+
+Tortoise finds the models here, in the package (`server.db`), so every model is imported
+into this namespace; code imports them from `server.models` alone."""
+
+from __future__ import annotations
+
+from server.models.ids import ID_BYTES, new_id
+from server.models.moderation import AuditAction, AuditEntry, Flag, FlagReason, Review, ReviewState
+from server.models.notifications import (
+    NotificationIntent,
+    NotificationSettings,
+    PushJob,
+    PushJobState,
+    PushSubscription,
+)
+from server.models.people import ApiToken, Role, Session, Team, User
+from server.models.threads import (
+    Audience,
+    Event,
+    Follow,
+    FollowState,
+    Message,
+    ReadState,
+    SavedReply,
+    Thread,
+    ThreadKind,
+    ThreadStatus,
+    Visibility,
+)
+
+__all__ = [
+    "ApiToken",
+    "Audience",
+    "AuditAction",
+    "AuditEntry",
+    "Event",
+    "Flag",
+    "FlagReason",
+    "Follow",
+    "FollowState",
+    "ID_BYTES",
+    "Message",
+    "NotificationIntent",
+    "NotificationSettings",
+    "PushJob",
+    "PushJobState",
+    "PushSubscription",
+    "ReadState",
+    "Review",
+    "ReviewState",
+    "Role",
+    "SavedReply",
+    "Session",
+    "Team",
+    "Thread",
+    "ThreadKind",
+    "ThreadStatus",
+    "User",
+    "Visibility",
+    "new_id",
+]
