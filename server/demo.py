@@ -8,7 +8,7 @@ from server.actions.moderation import flag
 from server.actions.reads import mark_read
 from server.actions.teams import create_team
 from server.actions.threads import start_thread, update_thread
-from server.models import Role, Team, User
+from server.models import Audience, Role, Team, User
 from server.publisher import Publisher
 from server.queries import message_by_client_id, thread_by_id, user_by_email
 from server.settings import Settings
@@ -28,8 +28,9 @@ PEOPLE = [
     ("lena", "lena@example.org", "Lena Schulz", Role.CUSTOMER, ""),
 ]
 
-THREADS: list[tuple[str, str, str, str, list[tuple[str, str]], str | None]] = [
-    # author, title, kind, visibility, [(speaker, body)], status
+STAFF_NOTE = "staff"  # a message's third element: a staff note
+THREADS: list[tuple[str, str, str, str, list[tuple[str, ...]], str | None]] = [
+    # author, title, kind, visibility, [(speaker, body[, STAFF_NOTE])], status
     (
         "weber",
         "Stromausfall in der Hafenstraße – wann ist der Strom wieder da?",
@@ -45,6 +46,13 @@ THREADS: list[tuple[str, str, str, str, list[tuple[str, str]], str | None]] = [
                 "jan",
                 "Guten Abend Frau Weber, ich bin vor Ort am Umspannwerk Hafen. "
                 "Ein Kabelschaden, wir schalten gerade um. Rechnen Sie mit ca. 45 Minuten.",
+            ),
+            (
+                "grid",
+                "Netzleitstelle: Muffe vor Hafenstraße 14 durchgebrannt, Trupp 3 tauscht sie "
+                "morgen früh. Bis dahin über Station Kaimauer versorgt – bitte nicht an Kunden "
+                "weitergeben, Termin noch unsicher.",
+                STAFF_NOTE,
             ),
             ("tom", "Danke für die schnelle Info! Bei uns in Nr. 20 auch betroffen."),
             (
@@ -152,12 +160,15 @@ async def load_demo(publisher: Publisher | None = None) -> list[str]:
                 lead = people[key].id if key in ("jan", "mira", "grid") else None
                 await create_team(people["admin"], team, lead)
         for i, (author, title, kind, visibility, messages, status) in enumerate(THREADS):
-            first_speaker, first_body = messages[0]
+            first_speaker, first_body, *_ = messages[0]
             thread, _, _ = await start_thread(
                 live, people[author], title, first_body, f"demo-{i}-0", kind, visibility
             )
-            for j, (speaker, body) in enumerate(messages[1:], start=1):
-                await send_message(live, people[speaker], thread.id, body, f"demo-{i}-{j}")
+            for j, (speaker, body, *note) in enumerate(messages[1:], start=1):
+                audience = Audience.STAFF if note == [STAFF_NOTE] else Audience.ALL
+                await send_message(
+                    live, people[speaker], thread.id, body, f"demo-{i}-{j}", audience
+                )
             if status:
                 await update_thread(live, people["jan"], thread.id, status=status)
             current = await thread_by_id(thread.id)
