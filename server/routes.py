@@ -19,6 +19,7 @@ from server.views import (
     notifications,
     pwa,
     replies,
+    search,
     sessions,
     threads,
 )
@@ -98,6 +99,7 @@ def routes() -> list[BaseRoute]:
             GET=moderation.person_page,
             POST=moderation.person_sanction,
         ),
+        url("/search", GET=search.search_page),
         # the care desk (staff)
         url("/desk", GET=desk.desk_page),
         url("/desk/replies", GET=replies.replies_page, POST=replies.add_reply),

@@ -36,6 +36,7 @@ from server.models import (
 from server.protocol import DESK_CHANNEL, Assigned, DeskNotice, encode
 from server.publisher import Change, Publisher
 from server.queries import is_id, message_for, thread_for
+from server.terms import terms
 from server.txscript import Script, run_transaction
 
 
@@ -165,7 +166,8 @@ async def assign_thread(
     if text is not None:
         message = Message(
             id=new_id(), thread_id=thread.id, author_id=actor.id, client_id=f"assign-{new_id()}",
-            audience=Audience.STAFF, body=text, html=render(text), created_at=now,
+            audience=Audience.STAFF, body=text, html=render(text), terms=terms(text),
+            created_at=now,
         )  # fmt: skip
         message.author = actor
     state = await desk.desk_state(thread)

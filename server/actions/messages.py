@@ -23,6 +23,7 @@ from server.models import Audience, Message, ThreadStatus, User, new_id
 from server.payloads import CLIENT_ID_MAX_CHARS
 from server.publisher import Change, Publisher
 from server.queries import is_id, message_by_client_id, message_for, thread_for
+from server.terms import terms
 from server.txscript import Script, run_transaction
 
 
@@ -111,7 +112,7 @@ async def send_message(
         return found, False
     message = Message(
         id=new_id(), thread_id=thread_id, author_id=author.id, client_id=cid,
-        audience=audience, body=text, html=html, created_at=now,
+        audience=audience, body=text, html=html, terms=terms(text), created_at=now,
         held_at=now if audience == Audience.ALL and await should_hold(publisher.policy, author)
         else None,
     )  # fmt: skip
@@ -188,9 +189,10 @@ async def edit_message(
     now = datetime.now(UTC)
     html = render(text)
     publisher.policy.check_links(actor, html, now)  # no links edited in past the newcomer rule
-    msg.body, msg.html, msg.edited_at = text, html, now
+    msg.body, msg.html, msg.terms, msg.edited_at = text, html, terms(text), now
     change = Change()
-    await run_transaction(_change(change, msg, ("body", "html", "edited_at"), messages.EDITED, now))
+    edited = ("body", "html", "terms", "edited_at")
+    await run_transaction(_change(change, msg, edited, messages.EDITED, now))
     await publisher.publish(change)
     return msg
 
@@ -199,13 +201,13 @@ async def delete_message(publisher: Publisher, actor: User, message_id: object) 
     """Delete a message's content; a tombstone stays so the thread keeps its shape."""
     msg = await _own_message(actor, message_id)
     now = datetime.now(UTC)
-    msg.body, msg.html, msg.deleted_at = "", "", now
+    msg.body, msg.html, msg.terms, msg.deleted_at = "", "", "", now
     change = Change()
     await run_transaction(
         _change(
             change,
             msg,
-            ("body", "html", "deleted_at"),
+            ("body", "html", "terms", "deleted_at"),
             messages.DELETED,
             now,
             unmark_answer=msg.thread.answer_id == msg.id,

@@ -37,6 +37,7 @@ from server.models import (
 from server.policy import Policy
 from server.publisher import Change, Publisher
 from server.queries import message_for, thread_for
+from server.terms import terms
 from server.text import has_control_character
 from server.txscript import Script, run_transaction
 
@@ -220,6 +221,9 @@ def _decide(
     elif decision == "rename":
         action, details["old"], details["new"] = AuditAction.RENAMED, thread.title, title
         done = yield from _set_thread(change, thread, "title", "title <> ?", title, now)
+        if done:  # found by its new words
+            retitle = f"UPDATE {Thread._meta.db_table} SET terms = ? WHERE id = ?"  # noqa: S608
+            yield retitle, [terms(title), thread.id]
     elif decision == "approve":
         action, done = AuditAction.APPROVED, (yield from _approve(change, thread, msg, now))
     elif decision == "delete":
@@ -283,13 +287,13 @@ def _delete(
     assert msg is not None
     table = Message._meta.db_table
     rows = yield (
-        f"UPDATE {table} SET body = '', html = '', deleted_at = ?, hidden_reason = ? "  # noqa: S608
+        f"UPDATE {table} SET body = '', html = '', terms = '', deleted_at = ?, hidden_reason = ? "  # noqa: S608
         "WHERE id = ? AND deleted_at IS NULL RETURNING id",
         [now, marker, msg.id],
     )
     if not rows:
         return False
-    msg.body, msg.html, msg.deleted_at, msg.hidden_reason = "", "", now, marker
+    msg.body, msg.html, msg.terms, msg.deleted_at, msg.hidden_reason = "", "", "", now, marker
     yield from record(change, messages.DELETED, thread.id, msg, now)
     if thread.answer_id == msg.id:
         yield from record(change, desk.ANSWER, thread.id, desk.AnswerState(thread.id), now)
@@ -301,7 +305,7 @@ def _move(change: Change, thread: Thread, msg: Message | None, now: datetime) ->
     assert msg is not None
     note = Message(
         thread_id=thread.id, author_id=msg.author_id, client_id=f"moved:{msg.id}",
-        audience=Audience.STAFF, body=msg.body, html=msg.html, created_at=now,
+        audience=Audience.STAFF, body=msg.body, html=msg.html, terms=msg.terms, created_at=now,
     )  # fmt: skip
     note.author = msg.author
     if not (yield from _delete(change, thread, msg, MOVED, now)):

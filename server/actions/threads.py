@@ -28,6 +28,7 @@ from server.models import (
 from server.payloads import TITLE_MAX_CHARS
 from server.publisher import Change, Publisher
 from server.queries import message_by_client_id, thread_for
+from server.terms import terms
 from server.text import has_control_character
 from server.txscript import Script, run_transaction
 
@@ -107,7 +108,8 @@ async def start_thread(
     html = render(text)
     await publisher.policy.admit(author, html, now)
     thread = Thread(
-        title=clean, kind=thread_kind, visibility=vis, author_id=author.id, created_at=now,
+        title=clean, terms=terms(clean), kind=thread_kind, visibility=vis, author_id=author.id,
+        created_at=now,
         staff_activity_at=now, public_activity_at=now,
         team_id=chosen.id if chosen else None,
     )  # fmt: skip
@@ -118,7 +120,7 @@ async def start_thread(
         thread.hidden_at, thread.hidden_reason = now, HELD_THREAD
     first = Message(
         thread_id=thread.id, author_id=author.id, client_id=cid, audience=Audience.ALL,
-        body=text, html=html, created_at=now, held_at=now if held else None,
+        body=text, html=html, terms=terms(text), created_at=now, held_at=now if held else None,
     )  # fmt: skip
     first.author = author
     change = Change()
@@ -164,6 +166,8 @@ async def update_thread(
         changed += status_fields(thread, wanted["status"], now)  # type: ignore[arg-type]
     if "title" in changed:
         thread.title = wanted["title"]  # type: ignore[assignment]
+        thread.terms = terms(thread.title)
+        changed += ("terms",)
     change = Change()
     await run_transaction(_update(change, actor, thread, changed, now))
     await publisher.publish(change)

@@ -88,6 +88,8 @@ class Thread(Model):
     locked_at = fields.DatetimeField(null=True)
     hidden_at = fields.DatetimeField(null=True)
     hidden_reason = fields.CharField(max_length=200, default="")
+    # The title's stems (server/terms.py), indexed for search (migration 0011).
+    terms = fields.TextField(default="")
 
     class Meta:
         table = "threads"
@@ -117,6 +119,8 @@ class Message(Model):
     hidden_at = fields.DatetimeField(null=True)
     hidden_reason = fields.CharField(max_length=200, default="")
     held_at = fields.DatetimeField(null=True)
+    # The body's stems (server/terms.py), indexed for search; "" once deleted (migration 0011).
+    terms = fields.TextField(default="")
 
     class Meta:
         table = "messages"
