@@ -8,12 +8,10 @@ anyone who may not see the thread or message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tortoise.expressions import Q
-
+from server.mentions import mentioned as mentioned_in
 from server.models import (
     Follow,
     FollowState,
@@ -24,8 +22,6 @@ from server.models import (
     Thread,
     User,
 )
-
-MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,62})", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,39 +43,9 @@ Chosen = dict[str, tuple[Reader, tuple[str, ...]]]
 Finder = Callable[[NotificationIntent, Thread, Message | None], Awaitable[Chosen]]
 
 
-def handle_of(user: User) -> str:
-    """Return the @handle people use to mention a user: the e-mail's local part."""
-    return user.email.split("@", 1)[0].lower()
-
-
-def team_handle(team: str) -> str:
-    return "-".join(team.lower().split())
-
-
-def mention_names(text: str) -> set[str]:
-    """Return the @names a text mentions, lowercased (handles or team handles)."""
-    return {m.lower().rstrip("._-") for m in MENTION_RE.findall(text)}
-
-
-async def mention_query(names: set[str]) -> Q | None:
-    """Return a filter on users for these @names (by handle or team), None when none can
-    match; two queries at most, and no staff list built as models."""
-    if not names:
-        return None
-    query = Q(*[Q(email__istartswith=name + "@") for name in names], join_type="OR")
-    staff_teams = User.exclude(role=Role.CUSTOMER).exclude(team="").distinct()
-    teams = [
-        team for (team,) in await staff_teams.values_list("team") if team_handle(team) in names
-    ]
-    if teams:
-        query |= Q(team__in=teams) & ~Q(role=Role.CUSTOMER)
-    return query
-
-
 async def mentioned(message: Message) -> list[User]:
-    """Return the users a message mentions, by @handle or @team."""
-    query = await mention_query(mention_names(message.body))
-    return [] if query is None else await User.filter(query)
+    """Return the users a message mentions, by @handle or @team (server/mentions.py)."""
+    return await mentioned_in(message.body)
 
 
 def followers(kind: str) -> Finder:

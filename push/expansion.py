@@ -15,10 +15,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
-from push.audiences import mention_names, mention_query
 from push.kinds import KINDS
 from push.recipients import Candidate, candidates, first_wanted
 from server import sql
+from server.mentions import mention_names, mention_query
 from server.models import (
     FollowState,
     Message,

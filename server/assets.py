@@ -25,6 +25,7 @@ SHELL_FILES = (
     "pwa.js",
     "notify.js",
     "forms.js",
+    "mentions.js",
     HTMX,
     "icon.svg",
     "icons/icon-192.png",

@@ -61,12 +61,13 @@ class _LinkCounter(HTMLParser):
         self.links = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a" and any(name == "href" and value for name, value in attrs):
-            self.links += 1
+        found = dict(attrs)
+        if tag == "a" and found.get("href") and found.get("class") != "mention":
+            self.links += 1  # a mention links to a person here, not to the web
 
 
 def count_links(html: str) -> int:
-    """Count the links (anchors with an address) in a rendered post."""
+    """Count the links (anchors with an address, not @mentions) in a rendered post."""
     counter = _LinkCounter()
     counter.feed(html)
     counter.close()

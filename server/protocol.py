@@ -169,6 +169,14 @@ class ReadNotice(ServerFrame, tag="read"):
     count: int
 
 
+class Mentioned(ServerFrame, tag="mentioned"):
+    """On every socket of someone a new message @mentions (and may read): their Mentions
+    count went up."""
+
+    thread: str
+    message: str
+
+
 DESK_CHANNEL = "desk"  # the fan-out channel of DeskNotice frames
 
 
@@ -205,8 +213,8 @@ class Pong(ServerFrame, tag="pong"):
 
 
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
-    Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, DeskNotice,
-    Assigned, Alert, Pong,
+    Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, Mentioned,
+    DeskNotice, Assigned, Alert, Pong,
 )  # fmt: skip
 ERROR_TYPE = "error"  # {type, code, message, and the refs of the refused frame}
 EVENT_TYPE = "event"  # built by server/events/frames.py

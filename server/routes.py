@@ -17,6 +17,7 @@ from server.views import (
     health,
     moderation,
     notifications,
+    people,
     pwa,
     replies,
     search,
@@ -100,6 +101,10 @@ def routes() -> list[BaseRoute]:
             POST=moderation.person_sanction,
         ),
         url("/search", GET=search.search_page),
+        url("/mentions", GET=people.mentions_page),
+        url("/mentions/unread", GET=people.unread_count),
+        url("/people/{user_id}", GET=people.person_page),
+        url("/threads/{thread_id}/mentionable", GET=people.mentionable),
         # the care desk (staff)
         url("/desk", GET=desk.desk_page),
         url("/desk/replies", GET=replies.replies_page, POST=replies.add_reply),

@@ -99,7 +99,11 @@ class Source:
         """Return the statement for this kind, `?` placeholders. Only the newest CANDIDATES
         rows that match are ranked: a word in every other message costs the same as a rare one
         (and among that many, the newest are the likelier answer)."""
-        if postgres:
+        if not query:  # no words, an author: their newest posts the viewer may see
+            head = f"SELECT {self.select}, x.{self.text} AS text, 0 AS score FROM {self.table} x"  # noqa: S608
+            params: list[Any] = []
+            order = "x.created_at DESC"
+        elif postgres:
             candidates = (
                 f"SELECT id FROM {self.table} WHERE search @@ to_tsquery('simple', ?) "  # noqa: S608
                 "ORDER BY created_at DESC LIMIT ?"
@@ -110,7 +114,8 @@ class Source:
                 f"FROM ({candidates}) c JOIN {self.table} x ON x.id = c.id"
             )
             match = terms.tsquery(query)
-            params: list[Any] = [match, match, CANDIDATES]
+            params = [match, match, CANDIDATES]
+            order = "score DESC"
         else:
             candidates = (
                 f"SELECT rowid AS rid, -bm25({self.table}_fts) AS score FROM {self.table}_fts "  # noqa: S608
@@ -121,10 +126,11 @@ class Source:
                 f"FROM ({candidates}) c JOIN {self.table} x ON x.rowid = c.rid"
             )
             params = [terms.fts5_match(query), CANDIDATES]
+            order = "score DESC"
         join, where, more = self.rules(viewer, filters)
         params += more
         conditions = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"{head} {join} {conditions} ORDER BY score DESC LIMIT ?"
+        sql = f"{head} {join} {conditions} ORDER BY {order} LIMIT ?"
         return sql, [*params, limit]
 
     def rules(self, viewer: User, filters: Filters) -> tuple[str, list[str], list[Any]]:
@@ -184,8 +190,9 @@ def sources_for(viewer: User, filters: Filters) -> list[Source]:
 
 
 async def search(viewer: User, query: Query, filters: Filters, page: int = 1) -> list[Hit]:
-    """Return one page of the best hits the viewer may see, best first."""
-    if not query:
+    """Return one page of the best hits the viewer may see, best first; without words but
+    with an author, that person's newest posts (their page, server/views/people.py)."""
+    if not query and not filters.author:
         return []
     page = max(1, min(page, PAGES_MAX))
     wanted = page * PAGE + 1  # one more: is there a next page?
@@ -196,7 +203,7 @@ async def search(viewer: User, query: Query, filters: Filters, page: int = 1) ->
         sql, params = source.sql(postgres, viewer, query, filters, wanted)
         for row in await conn.execute_query_dict(dialect_sql(conn, sql), params):
             hits.append(_hit(source, row, query))
-    hits.sort(key=lambda h: h.score, reverse=True)
+    hits.sort(key=lambda h: (h.score, h.created_at), reverse=True)
     chosen = hits[(page - 1) * PAGE : page * PAGE + 1]
     names = {
         u.id: u

@@ -196,6 +196,7 @@ MATRIX = [
     Case("POST", "/messages/{message_id}/flag", api=False, body={"reason": "spam"}),
     Case("GET", "/messages/{message_id}/hidden", api=False),
     Case("GET", "/threads/{thread_id}/flag", api=False),
+    Case("GET", "/threads/{thread_id}/mentionable", api=False),
     Case("POST", "/threads/{thread_id}/flag", api=False, body={"reason": "spam"}),
     Case("POST", "/moderation/messages/{message_id}", api=False, body={"decision": "delete"}),
     Case("POST", "/moderation/threads/{thread_id}", api=False, body={"decision": "lock"}),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from push.api import allowed_hosts
-from push.audiences import MENTION_RE, handle_of, mentioned, team_handle
+from push.audiences import mentioned
 from push.recipients import in_quiet_hours, recipients, wants
 from push.vapid import load_or_create
 from push.worker import PushConfig, PushWorker
@@ -20,7 +20,9 @@ from server.actions.messages import send_message
 from server.actions.notifications import save_preferences, save_subscription, set_follow
 from server.actions.threads import start_thread, update_thread
 from server.db import close_database, open_database
-from server.errors import NotFound
+from server.errors import ActionError, NotFound
+from server.markdown import MENTION_RE
+from server.mentions import handle_of, team_handle
 from server.models import (
     Audience,
     Message,
@@ -128,10 +130,11 @@ async def test_a_staff_note_reaches_staff_followers_and_no_customer(
     thread = await thread_by(people["weber"])
     await set_follow(people["tom"], thread.id, "following")  # another customer, following too
     await set_follow(people["mira"], thread.id, "following")
-    note = await reply(
-        people["jan"], thread, "Note: @weber and @tom are behind on payments", Audience.STAFF
-    )
-    assert await heard(note) == {"mira": "reply"}, "neither followers nor mentions leak a note"
+    note = await reply(people["jan"], thread, "Note: both are behind on payments", Audience.STAFF)
+    assert await heard(note) == {"mira": "reply"}, "followers do not leak a note"
+    with pytest.raises(ActionError) as err:  # nor do mentions: they are refused (test_mentions.py)
+        await reply(people["jan"], thread, "Note: @weber is behind", Audience.STAFF)
+    assert err.value.code == "mention_unreachable"
 
 
 async def test_nobody_outside_staff_hears_about_an_internal_thread(
@@ -139,8 +142,10 @@ async def test_nobody_outside_staff_hears_about_an_internal_thread(
 ) -> None:
     thread = await thread_by(people["mira"], "Rollout plan", "internal", "Kick-off on Monday")
     await set_follow(people["jana"], thread.id, "following")
-    message = await reply(people["jan"], thread, "@weber @tom @mira @field-service see plan")
+    message = await reply(people["jan"], thread, "@mira @field-service see plan")
     assert await heard(message) == {"mira": "mention", "jana": "mention"}
+    with pytest.raises(ActionError):  # a customer mentioned here is refused (test_mentions.py)
+        await reply(people["jan"], thread, "@weber @tom see plan")
     with pytest.raises(NotFound):
         await set_follow(people["weber"], thread.id, "following")  # cannot follow it either
 

@@ -889,7 +889,7 @@ def test_every_main_page_has_no_accessibility_violations(
     found += axe_violations(customer, axe_script)
     open_thread(customer, tid)
     found += axe_violations(customer, axe_script)
-    for path in ("/threads/new", "/settings", "/search?q=Strom"):
+    for path in ("/threads/new", "/settings", "/search?q=Strom", "/mentions"):
         customer.goto(path)
         expect(customer.locator("#conn")).to_have_attribute("data-state", "live")
         found += axe_violations(customer, axe_script)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
@@ -9,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from push.api import REPLY
 from server.actions.claims import end_on_reply
 from server.actions.desk import after_message
+from server.actions.mentions import checked_mentions, record_mentions
 from server.actions.reviews import hold, should_hold
 from server.actions.sanctions import require_voice
 from server.actions.writes import advance_read, follow, intend, record
@@ -57,8 +59,9 @@ def audience_of(value: object) -> Audience:
 
 
 def _send(
-    change: Change, author: User, message: Message, viewers: set[str], now: datetime
-) -> Script[bool | None]:
+    change: Change, author: User, message: Message, viewers: set[str], now: datetime,
+    mentioned: Collection[str] = (),
+) -> Script[bool | None]:  # fmt: skip
     """Store a new message with its event, the author's follow, a push intent and the
     author's read mark; None if the author may not write in the thread (nothing written)."""
     recorded = yield from record(
@@ -69,6 +72,7 @@ def _send(
     if recorded is None:
         return None
     yield from follow(author.id, message.thread_id, now)
+    yield from record_mentions(change, message, mentioned, now)
     if message.held_at is not None:  # nobody hears of it but moderators, until approved
         yield from hold(change, recorded.thread, message, now)
         return (yield from advance_read(change, author, recorded.thread, now))
@@ -100,8 +104,11 @@ async def send_message(
         if await thread_for(author, thread_id) is None:
             raise NotFound()  # as for any thread they cannot see
         raise Forbidden(N_("only staff can write staff notes"))
+    mentioned = await checked_mentions(
+        text, await thread_for(author, thread_id) if "@" in text else None, audience, author
+    )
     now = datetime.now(UTC)
-    html = render(text)
+    html = render(text, mentioned.links)
     try:
         await publisher.policy.admit(author, html, now)
     except ActionError:
@@ -121,7 +128,7 @@ async def send_message(
     try:
         # One transaction, one script: the visibility check rides on the thread's UPDATE.
         sent = await run_transaction(
-            _send(change, author, message, publisher.viewers(thread_id), now)
+            _send(change, author, message, publisher.viewers(thread_id), now, mentioned.ids)
         )
     except IntegrityError:
         # A retry: the (author, client_id) constraint refused a second copy, the whole
@@ -165,11 +172,13 @@ def _change(
     event: EventType[Message],
     now: datetime,
     unmark_answer: bool = False,
+    mentioned: Collection[str] = (),
 ) -> Script[None]:
     """Write changed fields of a message and record the event that tells everyone (and that
     the official answer is gone, when it was this message)."""
     yield update(msg, fields)
     yield from record(change, event, msg.thread_id, msg, now)
+    yield from record_mentions(change, msg, mentioned, now)
     if unmark_answer:
         state = desk_events.AnswerState(msg.thread_id)
         yield from record(change, desk_events.ANSWER, msg.thread_id, state, now)
@@ -186,13 +195,16 @@ async def edit_message(
     text = clean_body(body)
     if text == msg.body:
         return msg
+    mentioned = await checked_mentions(text, msg.thread, msg.audience, actor)
     now = datetime.now(UTC)
-    html = render(text)
+    html = render(text, mentioned.links)
     publisher.policy.check_links(actor, html, now)  # no links edited in past the newcomer rule
     msg.body, msg.html, msg.terms, msg.edited_at = text, html, terms(text), now
     change = Change()
     edited = ("body", "html", "terms", "edited_at")
-    await run_transaction(_change(change, msg, edited, messages.EDITED, now))
+    await run_transaction(
+        _change(change, msg, edited, messages.EDITED, now, mentioned=mentioned.ids)
+    )
     await publisher.publish(change)
     return msg
 

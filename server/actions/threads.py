@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from push.api import QUESTION, REPLY, STATUS
 from server.actions.desk import notify_desk, on_desk, status_fields, team_by_id
+from server.actions.mentions import checked_mentions, record_mentions
 from server.actions.messages import clean_client_id
 from server.actions.reviews import HELD_THREAD, hold, should_hold
 from server.actions.sanctions import require_voice
@@ -66,10 +67,13 @@ def _enum(kind: type[E], value: object, what: str) -> E:
         ) from None
 
 
-def _start(change: Change, thread: Thread, first: Message, now: datetime) -> Script[None]:
+def _start(
+    change: Change, thread: Thread, first: Message, now: datetime, mentioned: list[str]
+) -> Script[None]:
     yield insert(thread)
     yield from record(change, messages.CREATED, thread.id, first, now, new_message=first)
     yield from follow(thread.author_id, thread.id, now)
+    yield from record_mentions(change, first, mentioned, now)
     if first.held_at is not None:  # a newcomer's thread: only moderators hear of it
         yield from hold(change, thread, first, now)
         return
@@ -105,8 +109,6 @@ async def start_thread(
         await earlier.fetch_related("thread")
         return earlier.thread, earlier, False
     now = datetime.now(UTC)
-    html = render(text)
-    await publisher.policy.admit(author, html, now)
     thread = Thread(
         title=clean, terms=terms(clean), kind=thread_kind, visibility=vis, author_id=author.id,
         created_at=now,
@@ -115,6 +117,9 @@ async def start_thread(
     )  # fmt: skip
     if on_desk(thread) and not author.is_staff:
         thread.waiting_since = now  # on the desk's queue until staff answer
+    mentioned = await checked_mentions(text, thread, Audience.ALL, author)
+    html = render(text, mentioned.links)
+    await publisher.policy.admit(author, html, now)
     held = vis == Visibility.PUBLIC and await should_hold(publisher.policy, author)
     if held:  # its author and staff see it until a moderator approves its first post
         thread.hidden_at, thread.hidden_reason = now, HELD_THREAD
@@ -124,7 +129,7 @@ async def start_thread(
     )  # fmt: skip
     first.author = author
     change = Change()
-    await run_transaction(_start(change, thread, first, now))
+    await run_transaction(_start(change, thread, first, now, mentioned.ids))
     await publisher.publish(change)
     return change.events[0].thread, first, True
 

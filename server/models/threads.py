@@ -222,3 +222,28 @@ class SavedReply(Model):
 
     class Meta:
         table = "saved_replies"
+
+
+class Mention(Model):
+    """Someone @mentioned in a message they may read (server/mentions.py): their Mentions
+    view lists it, unread until they have seen the list."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="mentions", on_delete=fields.CASCADE
+    )
+    user_id: str
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="mentions", on_delete=fields.CASCADE
+    )
+    message_id: str
+    thread: fields.ForeignKeyRelation[Thread] = fields.ForeignKeyField(
+        "models.Thread", related_name=False, on_delete=fields.CASCADE
+    )
+    thread_id: str
+    created_at = fields.DatetimeField(auto_now_add=True)
+    read_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "mentions"
+        unique_together = (("user", "message"),)

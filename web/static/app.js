@@ -222,6 +222,8 @@
     desk: (f) => document.dispatchEvent(new CustomEvent("dreiklang:desk", { detail: f })),
     assigned: onAssigned,
     alert: onAlert,
+    // Someone @mentioned this person: the Mentions badge asks for its count again.
+    mentioned: () => document.body.dispatchEvent(new CustomEvent("dreiklang:mentioned")),
     hello: onHello,
     subscribed: ignore,
     unsubscribed: ignore,
