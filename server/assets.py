@@ -26,6 +26,7 @@ SHELL_FILES = (
     "notify.js",
     "forms.js",
     "mentions.js",
+    "knowledge.js",
     HTMX,
     "icon.svg",
     "icons/icon-192.png",

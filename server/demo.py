@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.actions.accounts import create_user
+from server.actions.knowledge import create_article
 from server.actions.messages import send_message
 from server.actions.moderation import flag
 from server.actions.reads import mark_read
@@ -141,6 +142,25 @@ THREADS: list[tuple[str, str, str, str, list[tuple[str, ...]], str | None]] = [
 ]
 
 
+SMART_METER_ARTICLE = """Der neue Zähler zeigt mehrere Werte nacheinander an. Für die
+Ablesung zählt der **Bezug** in kWh.
+
+## Die Anzeige weiterschalten
+
+Leuchten Sie mit einer Taschenlampe kurz auf das Lichtsymbol (ein Auge) neben dem Display.
+Jedes Leuchten schaltet einen Wert weiter.
+
+## Welcher Wert ist mein Verbrauch?
+
+- **1.8.0**: Bezug, Ihr Verbrauch – diesen Wert melden Sie uns.
+- **2.8.0**: Einspeisung (nur mit Photovoltaik-Anlage).
+
+### Wenn die Anzeige dunkel bleibt
+
+Der Zähler braucht einige Sekunden Licht. Bleibt sie dunkel, schreiben Sie uns eine Frage –
+unser Außendienst hilft."""
+
+
 def demo_settings(settings: Settings) -> Settings:
     """Serve the demo under its company's name, unless COMPANY_NAME names another."""
     return settings if settings.company_name else settings.with_overrides(company_name=DEMO_COMPANY)
@@ -174,6 +194,9 @@ async def load_demo(publisher: Publisher | None = None) -> list[str]:
             current = await thread_by_id(thread.id)
             assert current is not None
             await mark_read(live, people[author], current)
+        # The help centre's first article, from what customers asked.
+        await create_article(live, people["mira"], "So lesen Sie Ihren Smart Meter ab",
+                             SMART_METER_ARTICLE, public=True)  # fmt: skip
         # Something for the moderator to look at: a "+1" a customer finds off-topic.
         plus_one = await message_by_client_id(people["lena"], f"demo-{len(THREADS) - 2}-1")
         if plus_one is not None:

@@ -113,3 +113,49 @@ def clean_body(body: object) -> str:
             limit=BODY_MAX_CHARS,
         )
     return text
+
+
+ARTICLE_MAX_CHARS = 100_000  # a long how-to with every step; not a manual pasted whole
+HEADINGS = ("h2", "h3")  # the contents list: sections and their subsections
+
+
+def render_article(body: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """Render a knowledge article: as a message, plus an id on each section heading and the
+    contents list (level, text, id) that links to them. Ids start with "h-" so no heading
+    can take the id of a part of the page."""
+    tokens = _md.parse(body, {})
+    contents: list[tuple[int, str, str]] = []
+    taken: set[str] = set()
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open" or token.tag not in HEADINGS:
+            continue
+        text = tokens[index + 1].content.strip()
+        slug = "h-" + ("-".join(re.findall(r"\w+", text.lower())) or "section")[:60]
+        while slug in taken:
+            slug += "-"
+        taken.add(slug)
+        token.attrSet("id", slug)
+        contents.append((int(token.tag[1]), text, slug))
+    raw = _md.renderer.render(tokens, _md.options, {})
+    html = nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes={**ALLOWED_ATTRIBUTES, **{tag: {"id"} for tag in HEADINGS}},
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow ugc",
+    ).strip()
+    return html, contents
+
+
+def clean_article(body: object) -> str:
+    """Return an article's text stripped, or raise ActionError (as a message, but longer)."""
+    if isinstance(body, str) and len(body.strip()) > ARTICLE_MAX_CHARS:
+        raise ActionError(
+            "too_long",
+            N_("the article is {length:,} characters; the limit is {limit:,}"),
+            length=len(body.strip()),
+            limit=ARTICLE_MAX_CHARS,
+        )
+    if isinstance(body, str) and len(body.strip()) > BODY_MAX_CHARS:
+        return body.replace("\r\n", "\n").strip() if "\x00" not in body else clean_body(body)
+    return clean_body(body)

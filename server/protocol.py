@@ -177,6 +177,18 @@ class Mentioned(ServerFrame, tag="mentioned"):
     message: str
 
 
+KNOWLEDGE_CHANNEL = "knowledge"  # the fan-out channel of ArticleSaved frames
+
+
+class ArticleSaved(ServerFrame, tag="article"):
+    """Staff only, on sockets opened with `?knowledge=1` (an article's page or editor): a new
+    revision of an article was saved; an editor who started from an older one is warned."""
+
+    article: str
+    revision: int
+    by: str
+
+
 DESK_CHANNEL = "desk"  # the fan-out channel of DeskNotice frames
 
 
@@ -214,7 +226,7 @@ class Pong(ServerFrame, tag="pong"):
 
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, Mentioned,
-    DeskNotice, Assigned, Alert, Pong,
+    ArticleSaved, DeskNotice, Assigned, Alert, Pong,
 )  # fmt: skip
 ERROR_TYPE = "error"  # {type, code, message, and the refs of the refused frame}
 EVENT_TYPE = "event"  # built by server/events/frames.py

@@ -19,14 +19,23 @@ from tortoise.connection import get_connection
 
 from server import terms
 from server.i18n import N_
-from server.models import Audience, Message, Role, Thread, ThreadStatus, User, Visibility
+from server.models import (
+    Article,
+    Audience,
+    Message,
+    Role,
+    Thread,
+    ThreadStatus,
+    User,
+    Visibility,
+)
 from server.terms import Query, QueryError
 from server.txscript import dialect_sql
 
 PAGE = 20
 PAGES_MAX = 10  # deeper than 200 results nobody reads; a better word does
 SNIPPET_WORDS = 28
-KINDS = ("thread", "message", "note")
+KINDS = ("thread", "message", "note", "article")
 CANDIDATES = 2000  # newest matches ranked per kind: bounds a common word's cost
 
 
@@ -44,8 +53,8 @@ class Filters:
 
 @dataclass(frozen=True)
 class Hit:
-    kind: str  # thread | message | note
-    thread_id: str
+    kind: str  # thread | message | note | article
+    thread_id: str | None  # None: an article
     title: Markup  # the thread's title, highlighted where a thread hit matched it
     message_id: str | None
     author_id: str
@@ -56,6 +65,7 @@ class Hit:
     score: float
     author_name: str = ""
     author_is_staff: bool = False
+    url: str = ""  # where the hit opens
 
 
 def clean_filters(params: dict[str, str]) -> Filters:
@@ -135,6 +145,8 @@ class Source:
 
     def rules(self, viewer: User, filters: Filters) -> tuple[str, list[str], list[Any]]:
         """Return the join, conditions and parameters that keep to what the viewer may see."""
+        if self.kind == "article":
+            return self.article_rules(viewer, filters)
         where: list[str] = []
         params: list[Any] = []
         thread = "x" if self.table == Thread._meta.db_table else "t"
@@ -162,13 +174,34 @@ class Source:
         if filters.author:
             where.append("x.author_id = ?")
             params.append(filters.author)
-        if filters.since:
-            where.append("x.created_at >= ?")
-            params.append(datetime.combine(filters.since, time(), UTC))
-        if filters.until:
-            where.append("x.created_at < ?")
-            params.append(datetime.combine(filters.until + timedelta(days=1), time(), UTC))
-        return join, where, params
+        return join, where + _dates(filters, "x.created_at", params), params
+
+    def article_rules(self, viewer: User, filters: Filters) -> tuple[str, list[str], list[Any]]:
+        """Knowledge articles: customers find the public ones; a thread's status or team
+        says nothing about an article, so such a filter leaves articles out."""
+        where: list[str] = []
+        params: list[Any] = []
+        if not viewer.is_staff:
+            where.append("x.public = ?")
+            params.append(True)
+        if filters.status or filters.team:
+            where.append("1 = 0")
+        if filters.author:
+            where.append("x.updated_by_id = ?")
+            params.append(filters.author)
+        return "", where + _dates(filters, "x.updated_at", params), params
+
+
+def _dates(filters: Filters, column: str, params: list[Any]) -> list[str]:
+    """Return conditions (adding their parameters) for the filters' first and last day."""
+    where = []
+    if filters.since:
+        where.append(f"{column} >= ?")
+        params.append(datetime.combine(filters.since, time(), UTC))
+    if filters.until:
+        where.append(f"{column} < ?")
+        params.append(datetime.combine(filters.until + timedelta(days=1), time(), UTC))
+    return where
 
 
 MESSAGE_COLUMNS = "x.id, x.thread_id, x.author_id, x.created_at, t.status, x.hidden_at, t.title"
@@ -180,7 +213,38 @@ SOURCES = (
     ),
     Source("message", Message._meta.db_table, "body", MESSAGE_COLUMNS),
     Source("note", Message._meta.db_table, "body", MESSAGE_COLUMNS),
+    Source(
+        "article", Article._meta.db_table, "body",
+        "x.id, NULL AS thread_id, x.updated_by_id AS author_id, x.updated_at AS created_at, "
+        "'' AS status, NULL AS hidden_at, x.title",
+    ),
 )  # fmt: skip
+
+
+def index_statements(table: str, postgres: bool) -> list[str]:
+    """Return the statements that index a table's `terms` column for search: on SQLite an
+    FTS5 table kept in step by triggers, on PostgreSQL a generated tsvector with a GIN index.
+    Migrations call this: change it only in ways that leave existing indexes valid."""
+    if postgres:
+        return [
+            f"ALTER TABLE {table} ADD COLUMN search tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('simple', terms)) STORED",
+            f"CREATE INDEX {table}_search ON {table} USING GIN (search)",
+        ]
+    return [
+        f"CREATE VIRTUAL TABLE {table}_fts USING fts5(terms, content='{table}', "
+        "content_rowid='rowid', tokenize='unicode61 remove_diacritics 0')",
+        f"CREATE TRIGGER {table}_fts_added AFTER INSERT ON {table} BEGIN "  # noqa: S608 - a table name of ours
+        f"INSERT INTO {table}_fts(rowid, terms) VALUES (new.rowid, new.terms); END",
+        f"CREATE TRIGGER {table}_fts_removed AFTER DELETE ON {table} BEGIN "  # noqa: S608 - a table name of ours
+        f"INSERT INTO {table}_fts({table}_fts, rowid, terms) "
+        "VALUES ('delete', old.rowid, old.terms); END",
+        f"CREATE TRIGGER {table}_fts_changed AFTER UPDATE OF terms ON {table} BEGIN "  # noqa: S608 - a table name of ours
+        f"INSERT INTO {table}_fts({table}_fts, rowid, terms) "
+        "VALUES ('delete', old.rowid, old.terms); "
+        f"INSERT INTO {table}_fts(rowid, terms) VALUES (new.rowid, new.terms); END",
+        f"INSERT INTO {table}_fts({table}_fts) VALUES ('rebuild')",  # noqa: S608 - a table name of ours
+    ]
 
 
 def sources_for(viewer: User, filters: Filters) -> list[Source]:
@@ -225,20 +289,29 @@ def _named(hit: Hit, author: User | None) -> Hit:
 
 def _hit(source: Source, row: dict[str, Any], query: Query) -> Hit:
     is_thread = source.kind == "thread"
+    if source.kind == "article":
+        url = f"/knowledge/{row['id']}"
+    elif is_thread:
+        url = f"/threads/{row['thread_id']}"
+    else:
+        url = f"/threads/{row['thread_id']}#msg-{row['id']}"
     created = row["created_at"]
     if isinstance(created, str):  # SQLite returns text through a raw query
         created = datetime.fromisoformat(created)
     return Hit(
         kind=source.kind,
         thread_id=row["thread_id"],
-        title=highlight(row["title"], query) if is_thread else escape(row["title"]),
-        message_id=None if is_thread else row["id"],
+        title=highlight(row["title"], query)
+        if source.kind in ("thread", "article")
+        else escape(row["title"]),
+        message_id=row["id"] if source.kind in ("message", "note") else None,
         author_id=row["author_id"],
         created_at=created,
         status=row["status"],
         snippet=Markup("") if is_thread else snippet(row["text"], query),
         hidden=row["hidden_at"] is not None,
         score=float(row["score"]),
+        url=url,
     )
 
 

@@ -24,7 +24,7 @@ from server.events.registry import load_subjects
 from server.fanout import Fanout, LiveEvent
 from server.i18n import N_, negotiate
 from server.models import Audience, User
-from server.protocol import DESK_CHANNEL, MODERATION_CHANNEL
+from server.protocol import DESK_CHANNEL, KNOWLEDGE_CHANNEL, MODERATION_CHANNEL
 from server.publisher import Publisher
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
@@ -258,6 +258,7 @@ class Connection(SocketWriter):
             await self.unsubscribe_id(thread_id)
         await self.fanout.unlisten("list", self)
         await self.fanout.unlisten(DESK_CHANNEL, self)
+        await self.fanout.unlisten(KNOWLEDGE_CHANNEL, self)
         await self.fanout.unlisten(MODERATION_CHANNEL, self)
         await self.fanout.unlisten("user:" + self.user.id, self)
 
@@ -316,6 +317,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         if ws.query_params.get("desk") == "1" and user.is_staff:
             # The care desk's notices (staff only; frames carry only a "staff" view as well).
             await fanout.listen(DESK_CHANNEL, conn)
+        if ws.query_params.get("knowledge") == "1" and user.is_staff:
+            # New revisions of articles, for an article's page or editor (staff only).
+            await fanout.listen(KNOWLEDGE_CHANNEL, conn)
         if user.moderates:
             # Moderators' alerts reach every app of theirs, whatever page is open.
             await fanout.listen(MODERATION_CHANNEL, conn)

@@ -90,7 +90,7 @@ async def found(
 def keys(w: World, hits: list[Hit]) -> set[str]:
     """Name each hit by what the world wrote: a message's name, or a thread's with "#"."""
     names = {v: k for k, v in w.ids.items()}
-    return {names[h.message_id] if h.message_id else "#" + names[h.thread_id] for h in hits}
+    return {names[h.message_id] if h.message_id else "#" + names[h.thread_id or ""] for h in hits}
 
 
 async def test_a_customer_finds_public_words_only_and_staff_find_notes_and_hidden_ones(

@@ -2,38 +2,12 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
 from server.terms import terms
+from server.search import index_statements
 
 # Search (server/search.py) finds rows by their `terms`, the stems of their text
 # (server/terms.py). SQLite keeps an FTS5 index over the column, in step through triggers;
 # PostgreSQL a generated tsvector column with a GIN index. Both index the same stems.
 INDEXED = (("messages", "body"), ("threads", "title"))
-SQLITE = [
-    statement
-    for table, _ in INDEXED
-    for statement in (
-        f"CREATE VIRTUAL TABLE {table}_fts USING fts5(terms, content='{table}', "
-        "content_rowid='rowid', tokenize='unicode61 remove_diacritics 0')",
-        f"CREATE TRIGGER {table}_fts_added AFTER INSERT ON {table} BEGIN "
-        f"INSERT INTO {table}_fts(rowid, terms) VALUES (new.rowid, new.terms); END",
-        f"CREATE TRIGGER {table}_fts_removed AFTER DELETE ON {table} BEGIN "
-        f"INSERT INTO {table}_fts({table}_fts, rowid, terms) "
-        "VALUES ('delete', old.rowid, old.terms); END",
-        f"CREATE TRIGGER {table}_fts_changed AFTER UPDATE OF terms ON {table} BEGIN "
-        f"INSERT INTO {table}_fts({table}_fts, rowid, terms) "
-        "VALUES ('delete', old.rowid, old.terms); "
-        f"INSERT INTO {table}_fts(rowid, terms) VALUES (new.rowid, new.terms); END",
-        f"INSERT INTO {table}_fts({table}_fts) VALUES ('rebuild')",
-    )
-]
-POSTGRES = [
-    statement
-    for table, _ in INDEXED
-    for statement in (
-        f"ALTER TABLE {table} ADD COLUMN search tsvector "
-        "GENERATED ALWAYS AS (to_tsvector('simple', terms)) STORED",
-        f"CREATE INDEX {table}_search ON {table} USING GIN (search)",
-    )
-]
 
 
 async def index_for_search(apps, schema_editor):
@@ -46,8 +20,9 @@ async def index_for_search(apps, schema_editor):
         for row in rows:
             if row["text"]:
                 await conn.execute_query(update, [terms(row["text"]), row["id"]])
-    for statement in POSTGRES if postgres else SQLITE:
-        await conn.execute_script(statement)
+    for table, _ in INDEXED:
+        for statement in index_statements(table, postgres):
+            await conn.execute_script(statement)
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0010_moderation')]

@@ -6,6 +6,7 @@ into this namespace; code imports them from `server.models` alone."""
 from __future__ import annotations
 
 from server.models.ids import ID_BYTES, new_id
+from server.models.knowledge import Article, Revision
 from server.models.moderation import AuditAction, AuditEntry, Flag, FlagReason, Review, ReviewState
 from server.models.notifications import (
     NotificationIntent,
@@ -32,6 +33,7 @@ from server.models.threads import (
 
 __all__ = [
     "ApiToken",
+    "Article",
     "Audience",
     "AuditAction",
     "AuditEntry",
@@ -50,6 +52,7 @@ __all__ = [
     "PushSubscription",
     "ReadState",
     "Review",
+    "Revision",
     "ReviewState",
     "Role",
     "SavedReply",

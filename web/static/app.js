@@ -60,7 +60,10 @@
     // Staff hear the desk's notices on the desk and beside a thread list (claims show there).
     const staffList = list && body.dataset.staff === "1";
     const desk = document.getElementById("desk-queue") || staffList ? (list ? "&" : "?") + "desk=1" : "";
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list + desk;
+    // An article's page or editor hears of a colleague's save (staff; the server checks).
+    const article = body.dataset.staff === "1" && document.querySelector("[data-article]")
+      ? (list || desk ? "&" : "?") + "knowledge=1" : "";
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list + desk + article;
   }
 
   function connect() {
@@ -224,6 +227,7 @@
     alert: onAlert,
     // Someone @mentioned this person: the Mentions badge asks for its count again.
     mentioned: () => document.body.dispatchEvent(new CustomEvent("dreiklang:mentioned")),
+    article: (f) => document.body.dispatchEvent(new CustomEvent("dreiklang:article", { detail: f })),
     hello: onHello,
     subscribed: ignore,
     unsubscribed: ignore,
