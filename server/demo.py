@@ -7,6 +7,7 @@ from server.actions.knowledge import create_article
 from server.actions.messages import send_message
 from server.actions.moderation import flag
 from server.actions.reads import mark_read
+from server.actions.spaces import create_space, join_space
 from server.actions.teams import create_team
 from server.actions.threads import start_thread, update_thread
 from server.models import Audience, Role, Team, User
@@ -142,6 +143,10 @@ THREADS: list[tuple[str, str, str, str, list[tuple[str, ...]], str | None]] = [
 ]
 
 
+ROLLOUT_POST = """Ab 1. Dezember tauschen wir im Bezirk Nord die ersten 400 Zähler gegen Smart
+Meter. Bitte fotografiert beim Ausbau den alten Zählerstand – Billing braucht ihn für die
+Schlussrechnung. Fragen gern hier in den Kommentaren."""
+
 SMART_METER_ARTICLE = """Der neue Zähler zeigt mehrere Werte nacheinander an. Für die
 Ablesung zählt der **Bezug** in kWh.
 
@@ -194,6 +199,15 @@ async def load_demo(publisher: Publisher | None = None) -> list[str]:
             current = await thread_by_id(thread.id)
             assert current is not None
             await mark_read(live, people[author], current)
+        # Spaces: the company's, and each team's; Mira posts the rollout news for everyone.
+        company = await create_space(people["admin"], "Nordlicht intern",
+                                     "Neuigkeiten und Fragen für alle Mitarbeitenden",
+                                     company=True)  # fmt: skip
+        for each in await Team.all().order_by("name"):
+            await create_space(people["admin"], each.name, "", each.id)
+        await join_space(people["jan"], company.id, True)
+        await start_thread(live, people["mira"], "Smart-Meter-Rollout startet am 1. Dezember",
+                           ROLLOUT_POST, "demo-post-0", "post", space=company.id)  # fmt: skip
         # The help centre's first article, from what customers asked.
         await create_article(live, people["mira"], "So lesen Sie Ihren Smart Meter ab",
                              SMART_METER_ARTICLE, public=True)  # fmt: skip

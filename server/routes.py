@@ -23,6 +23,7 @@ from server.views import (
     replies,
     search,
     sessions,
+    spaces,
     threads,
 )
 from server.ws import websocket_endpoint
@@ -102,6 +103,10 @@ def routes() -> list[BaseRoute]:
             POST=moderation.person_sanction,
         ),
         url("/search", GET=search.search_page),
+        # spaces (staff): teams', the company's and any subject's threads and posts
+        url("/spaces", GET=spaces.spaces_page, POST=spaces.add_space),
+        url("/spaces/{space_id}", GET=spaces.space_page),
+        url("/spaces/{space_id}/membership", POST=spaces.membership),
         # knowledge: staff write and edit; customers read the public articles
         url("/knowledge", GET=knowledge.articles, POST=knowledge.add_article),
         url("/knowledge/new", GET=knowledge.new_article),

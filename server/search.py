@@ -47,6 +47,7 @@ class Filters:
     status: str = ""
     team: str = ""
     author: str = ""
+    space: str = ""
     since: date | None = None
     until: date | None = None
 
@@ -78,7 +79,7 @@ def clean_filters(params: dict[str, str]) -> Filters:
         raise QueryError(N_("There is no status called {value}."), value=repr(status))
     return Filters(
         kind=kind, status=status, team=params.get("team", "")[:16],
-        author=params.get("author", "")[:16],
+        author=params.get("author", "")[:16], space=params.get("space", "")[:16],
         since=_day(params.get("since", "")), until=_day(params.get("until", "")),
     )  # fmt: skip
 
@@ -174,6 +175,9 @@ class Source:
         if filters.author:
             where.append("x.author_id = ?")
             params.append(filters.author)
+        if filters.space:
+            where.append(f"{thread}.space_id = ?")
+            params.append(filters.space)
         return join, where + _dates(filters, "x.created_at", params), params
 
     def article_rules(self, viewer: User, filters: Filters) -> tuple[str, list[str], list[Any]]:
@@ -184,7 +188,7 @@ class Source:
         if not viewer.is_staff:
             where.append("x.public = ?")
             params.append(True)
-        if filters.status or filters.team:
+        if filters.status or filters.team or filters.space:
             where.append("1 = 0")
         if filters.author:
             where.append("x.updated_by_id = ?")

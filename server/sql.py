@@ -16,11 +16,14 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server.adapters.tortoise import insert_many, new_row
 from server.models import (
+    Follow,
+    FollowState,
     PushJob,
     PushJobState,
     ReadState,
     Review,
     ReviewState,
+    SpaceMember,
     Thread,
     ThreadKind,
     ThreadStatus,
@@ -206,3 +209,13 @@ def escalate_waiting(before: datetime, now: datetime) -> Script[list[tuple[str, 
         [now, before, ThreadStatus.OPEN.value, ThreadKind.QUESTION.value, Visibility.PUBLIC.value],
     )
     return [(str(row["id"]), str(row["author_id"]), str(row["title"])) for row in rows]
+
+
+def follow_space(thread_id: str, space_id: str, now: datetime) -> Script[None]:
+    """Make everyone who joined a space follow a new thread in it (who muted it stays so)."""
+    yield (
+        f"INSERT INTO {Follow._meta.db_table} (user_id, thread_id, state, created_at) "  # noqa: S608
+        f"SELECT user_id, ?, ?, ? FROM {SpaceMember._meta.db_table} WHERE space_id = ? "
+        "ON CONFLICT (user_id, thread_id) DO NOTHING",
+        [thread_id, FollowState.FOLLOWING.value, now, space_id],
+    )

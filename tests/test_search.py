@@ -234,3 +234,19 @@ def test_the_search_page_answers_bad_input_with_a_sentence_and_hides_notes(
     assert (
         german.status_code == 400 and "höchstens 200 Zeichen; diese Suche hat 10.000" in german.text
     )
+
+
+def test_every_searchable_table_keeps_its_index_in_step_after_all_migrations(
+    sqlite_url: str,
+) -> None:
+    """A migration that rebuilds a table on SQLite (altering a column) drops the triggers that
+    keep its search index in step; 0014 makes them again for threads. This catches the next."""
+    import sqlite3
+
+    path = sqlite_url.removeprefix("sqlite://")
+    with sqlite3.connect(path) as db:
+        triggers = {name for (name,) in db.execute("SELECT name FROM sqlite_master "
+                                                    "WHERE type = 'trigger'")}  # fmt: skip
+    for table in ("messages", "threads", "articles"):
+        for kind in ("added", "removed", "changed"):
+            assert f"{table}_fts_{kind}" in triggers, (table, kind)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from push.api import QUESTION, REPLY, STATUS
+from server import sql
 from server.actions.desk import notify_desk, on_desk, status_fields, team_by_id
 from server.actions.mentions import checked_mentions, record_mentions
 from server.actions.messages import clean_client_id
@@ -29,6 +30,7 @@ from server.models import (
 from server.payloads import TITLE_MAX_CHARS
 from server.publisher import Change, Publisher
 from server.queries import message_by_client_id, thread_for
+from server.spaces import space_for
 from server.terms import terms
 from server.text import has_control_character
 from server.txscript import Script, run_transaction
@@ -73,6 +75,8 @@ def _start(
     yield insert(thread)
     yield from record(change, messages.CREATED, thread.id, first, now, new_message=first)
     yield from follow(thread.author_id, thread.id, now)
+    if thread.space_id is not None:  # who joined the space follows what is posted in it
+        yield from sql.follow_space(thread.id, thread.space_id, now)
     yield from record_mentions(change, first, mentioned, now)
     if first.held_at is not None:  # a newcomer's thread: only moderators hear of it
         yield from hold(change, thread, first, now)
@@ -93,14 +97,23 @@ async def start_thread(
     kind: object = ThreadKind.QUESTION.value,
     visibility: object = Visibility.PUBLIC.value,
     team: object = None,
+    space: object = None,
 ) -> tuple[Thread, Message, bool]:
-    """Open a thread with its first message; a retried start returns the first thread."""
+    """Open a thread with its first message; a retried start returns the first thread.
+    In a `space` (staff only) it is internal, and the space's members follow it."""
     clean = clean_title(title)
     text = clean_body(body)
     cid = clean_client_id(client_id)
     require_voice(author)
     thread_kind = _enum(ThreadKind, kind, "kind")
     vis = _enum(Visibility, visibility, "visibility")
+    in_space = await space_for(author, space) if space else None
+    if space and in_space is None:
+        raise NotFound(N_("space not found"))  # customers see no space
+    if in_space is not None:
+        vis = Visibility.INTERNAL
+    if thread_kind == ThreadKind.POST and in_space is None:
+        raise ActionError("invalid", N_("a post belongs in a space"))
     if vis == Visibility.INTERNAL and not author.is_staff:
         raise Forbidden(N_("only staff can start internal threads"))
     chosen = await team_by_id(team)
@@ -113,7 +126,7 @@ async def start_thread(
         title=clean, terms=terms(clean), kind=thread_kind, visibility=vis, author_id=author.id,
         created_at=now,
         staff_activity_at=now, public_activity_at=now,
-        team_id=chosen.id if chosen else None,
+        team_id=chosen.id if chosen else None, space_id=in_space.id if in_space else None,
     )  # fmt: skip
     if on_desk(thread) and not author.is_staff:
         thread.waiting_since = now  # on the desk's queue until staff answer

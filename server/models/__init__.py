@@ -16,6 +16,7 @@ from server.models.notifications import (
     PushSubscription,
 )
 from server.models.people import ApiToken, Role, Session, Team, User
+from server.models.spaces import Space, SpaceMember
 from server.models.threads import (
     Audience,
     Event,
@@ -56,6 +57,8 @@ __all__ = [
     "ReviewState",
     "Role",
     "SavedReply",
+    "Space",
+    "SpaceMember",
     "Session",
     "Team",
     "Thread",

@@ -12,6 +12,7 @@ from server.models.ids import new_id
 
 if TYPE_CHECKING:
     from server.models.people import Team, User
+    from server.models.spaces import Space
 
 
 class Visibility(StrEnum):
@@ -28,6 +29,7 @@ class ThreadKind(StrEnum):
     QUESTION = "question"
     IDEA = "idea"
     DISCUSSION = "discussion"
+    POST = "post"  # an announcement in a space; its comments are the thread's messages
 
 
 class ThreadStatus(StrEnum):
@@ -88,6 +90,11 @@ class Thread(Model):
     locked_at = fields.DatetimeField(null=True)
     hidden_at = fields.DatetimeField(null=True)
     hidden_reason = fields.CharField(max_length=200, default="")
+    # The space an employee-only thread or post belongs to (server/models/spaces.py).
+    space: fields.ForeignKeyNullableRelation[Space] = fields.ForeignKeyField(
+        "models.Space", related_name="threads", null=True, on_delete=fields.SET_NULL
+    )
+    space_id: str | None
     # The title's stems (server/terms.py), indexed for search (migration 0011).
     terms = fields.TextField(default="")
 

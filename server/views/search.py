@@ -12,6 +12,7 @@ from server import search as finder
 from server.desk import teams
 from server.i18n import localize
 from server.models import User
+from server.spaces import spaces_for
 from server.terms import QueryError, parse
 from server.views.common import is_htmx, language_of, page, signed_in
 
@@ -46,4 +47,5 @@ async def search_page(request: Request, user: User) -> Response:
     status = 400 if error and not is_htmx(request) else 200
     if is_htmx(request):
         return page(request, user, "_search_results.html", **context)
-    return page(request, user, "search.html", status_code=status, teams=await teams(), **context)
+    return page(request, user, "search.html", status_code=status, teams=await teams(),
+                spaces=await spaces_for(user), **context)  # fmt: skip

@@ -88,6 +88,7 @@ async def create_thread(request: Request, user: User) -> Response:
         form.get("kind") or "question",
         form.get("visibility") or "public",
         form.get("team"),
+        form.get("space") or None,
     )
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": f"/threads/{thread.id}"})
