@@ -554,3 +554,48 @@ def test_a_customer_can_change_only_their_own_threads_status(
     r = client.get(f"/api/v1/threads/{thread}", headers=bearer(world.alice_token))
     assert r.json()["thread"]["status"] == "answered"
     assert r.json()["thread"]["title"] == "Bill arrived twice"
+
+
+# -- issue 13's objects: spaces, posts, articles, revisions, mentions, search hits ----------
+
+
+def test_a_customer_gets_the_same_404_for_staff_only_knowledge_spaces_and_missing_ones(
+    site: tuple[TestClient, World],
+) -> None:
+    """Who sees what, for the objects of issue 13 (README's table): an internal article, its
+    history and differences, a space and its post are answered as missing to a customer, just
+    like ids that exist nowhere; staff reach them all; a public article reaches everyone."""
+    client, world = site
+    become(client, world, STAFF)
+
+    def made(url: str, data: dict[str, str]) -> str:
+        r = client.post(url, data={**data, "csrftoken": csrf_of(client)}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return str(r.headers["location"])
+
+    internal = made("/knowledge", {"title": "Intern: Tarifwechsel", "body": "Nur Staff"})
+    public = made("/knowledge", {"title": "Hilfe: Zähler", "body": "Für alle", "public": "1"})
+    space = made("/spaces", {"name": "Access matrix space"})
+    in_space = space.rsplit("/", 1)[1]
+    post = made("/threads", {"title": "Interne Ankündigung", "body": "Für Staff", "kind": "post",
+                             "space": in_space, "client_id": "matrix-post"})  # fmt: skip
+    hidden = [internal, f"{internal}/history", f"{internal}/compare?from=1&to=1",
+              f"{internal}/edit", space, post, "/knowledge/new", "/spaces"]  # fmt: skip
+    missing = ["/knowledge/AAAAAAAAAAAA", "/spaces/AAAAAAAAAAAA", "/threads/AAAAAAAAAAAA"]
+    for url in hidden + [public]:
+        assert client.get(url).status_code == 200, url
+    for customer in (ALICE, BOB):
+        become(client, world, customer)
+        for url in hidden + missing:
+            answer = client.get(url)
+            assert answer.status_code == 404, (customer, url)
+            assert "Tarifwechsel" not in answer.text and "Ankündigung" not in answer.text
+        assert client.get(public).status_code == 200
+        found = client.get(
+            "/search",
+            params={"q": "Tarifwechsel OR Ankündigung OR Zähler"},
+            headers={"HX-Request": "true"},
+        ).text  # the results alone
+        assert "Hilfe: <mark>Zähler</mark>" in found
+        assert "Tarifwechsel" not in found and "Ankündigung" not in found
+        assert "Interne" not in client.get("/mentions").text

@@ -19,6 +19,7 @@ from server.actions.accounts import create_user
 from server.app import create_app
 from server.models import (
     ApiToken,
+    Article,
     AuditEntry,
     Event,
     Flag,
@@ -28,9 +29,12 @@ from server.models import (
     PushJob,
     PushSubscription,
     ReadState,
+    Revision,
     Role,
     SavedReply,
     Session,
+    Space,
+    SpaceMember,
     Team,
     Thread,
     User,
@@ -130,6 +134,12 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             "saved_replies": await SavedReply.all()
             .order_by("id")
             .values_list("id", "title", "body", "owner_id", "team_id"),
+            "articles": await Article.all().order_by("id").values_list("id", "title", "revision"),
+            "revisions": await Revision.all().count(),
+            "spaces": await Space.all().order_by("id").values_list("id", "name"),
+            "space_members": await SpaceMember.all()
+            .order_by("id")
+            .values_list("space_id", "user_id"),
         }
 
     return client.portal.call(read)  # type: ignore[union-attr]
@@ -606,6 +616,11 @@ FORMS: dict[str, dict[str, str]] = {
     "/moderation/messages/{message_id}": {"decision": "hide", "reason": "spam"},
     "/moderation/threads/{thread_id}": {"decision": "lock"},
     "/moderation/people/{user_id}": {"kind": "mute", "hours": "1", "reason": "forged"},
+    "/knowledge": {"title": "Forged article", "body": "forged"},
+    "/knowledge/{article_id}": {"title": "Forged", "body": "forged", "base": "2"},
+    "/knowledge/{article_id}/restore": {"number": "1", "base": "2"},
+    "/spaces": {"name": "Forged space"},
+    "/spaces/{space_id}/membership": {"join": "0"},  # its maker leaves it
 }  # fmt: skip
 # What an accepted form answers: a redirect, but a new token is shown on the page (only once).
 ACCEPTED = {"/settings/tokens": 200}
@@ -649,6 +664,8 @@ def form_for(path: str, admin: Admin) -> tuple[str, dict[str, str]]:
         .replace("{session_id}", admin.other_session)
         .replace("{token_id}", admin.token)
         .replace("{reply_id}", admin.reply)
+        .replace("{article_id}", admin.article)
+        .replace("{space_id}", admin.space)
         .replace("{user_id}", admin.former if path.endswith("reactivate") else admin.colleague)
     )
     return url, FORMS[path]
@@ -669,6 +686,8 @@ class Admin:
     reply: str  # the admin's saved reply's id
     other_thread: str  # a colleague's thread
     other_message: str  # its first message
+    article: str  # an article at revision 2
+    space: str  # a space the admin made (and so joined)
 
 
 @pytest.fixture
@@ -727,9 +746,21 @@ def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
             headers={"Authorization": f"Bearer {token_for(client, 'mira@nordlicht.example')}"},
         )  # fmt: skip
     assert r.status_code == 201, r.text
+    thread = r.json()
+    for url, data in (("/knowledge", {"title": "Zähler", "body": "Version 1"}),
+                      ("/spaces", {"name": "Nordlicht intern"})):  # fmt: skip
+        r = client.post(url, data={**data, "csrftoken": csrf_of(client)}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        if url == "/knowledge":
+            article = r.headers["location"].rsplit("/", 1)[1]
+            r = client.post(f"/knowledge/{article}", follow_redirects=False, data={
+                "title": "Zähler", "body": "Version 2", "base": "1", "csrftoken": csrf_of(client),
+            })  # fmt: skip
+            assert r.status_code == 303, r.text
+    space = r.headers["location"].rsplit("/", 1)[1]
     return Admin(*admin_with_thread, device, subscription["endpoint"], newest.id, str(token.id),
-                 str(mira), str(ole), reply.id, r.json()["thread"]["id"],
-                 r.json()["message"]["id"])  # fmt: skip
+                 str(mira), str(ole), reply.id, thread["thread"]["id"],
+                 thread["message"]["id"], article, space)  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(FORMS))
