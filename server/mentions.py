@@ -82,12 +82,12 @@ class Unreachable:
 
 
 async def mentions_in(
-    text: str, thread: Thread | None, audience: Audience
+    people: list[User], thread: Thread | None, audience: Audience
 ) -> tuple[list[User], list[Unreachable]]:
-    """Return who a text mentions that may read it, and who may not."""
+    """Return which of the people a text mentions may read it, and who may not."""
     reach: list[User] = []
     miss: list[Unreachable] = []
-    for user in await mentioned(text):
+    for user in people:
         if thread is not None and may_read(user, thread, audience):
             reach.append(user)
         else:

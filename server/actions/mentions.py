@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from inspect import isawaitable
 
 from server.adapters.tortoise import new_row
 from server.errors import ActionError
 from server.i18n import N_
-from server.mentions import handle_of, mention_names, mentions_in
+from server.mentions import handle_of, mention_names, mentioned, mentions_in
 from server.models import Audience, Mention, Message, Thread, User
 from server.protocol import Mentioned, encode
 from server.publisher import Change
@@ -26,13 +27,19 @@ class Mentions:
 
 
 async def checked_mentions(
-    text: str, thread: Thread | None, audience: Audience, author: User
+    text: str,
+    thread: Thread | Callable[[], Awaitable[Thread | None]] | None,
+    audience: Audience,
+    author: User,
 ) -> Mentions:
     """Return who a text mentions; refuse it, naming the person, if one of them could not
-    read it (the writer can see the thread; the person learns nothing)."""
-    if "@" not in text:
+    read it (the writer can see the thread; the person learns nothing). `thread` may be a
+    loader: it is read only when the text does name someone."""
+    people = await mentioned(text) if "@" in text else []
+    if not people:
         return Mentions()
-    reach, miss = await mentions_in(text, thread, audience)
+    place = thread() if callable(thread) else thread
+    reach, miss = await mentions_in(people, await place if isawaitable(place) else place, audience)
     for unreachable in miss:
         if unreachable.user.id == author.id:
             continue

@@ -105,7 +105,7 @@ async def send_message(
             raise NotFound()  # as for any thread they cannot see
         raise Forbidden(N_("only staff can write staff notes"))
     mentioned = await checked_mentions(
-        text, await thread_for(author, thread_id) if "@" in text else None, audience, author
+        text, lambda: thread_for(author, thread_id), audience, author
     )
     now = datetime.now(UTC)
     html = render(text, mentioned.links)
