@@ -9,13 +9,17 @@ thread they cannot open and the writer learns why.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
+from server.adapters.tortoise import from_row
 from server.markdown import MENTION_RE
 from server.models import Audience, Mention, Message, Role, Thread, User, Visibility
 from server.queries import visible_to
+from server.txscript import dialect_sql
 
 OFFERED_MAX = 8  # autocomplete suggestions: a phone shows this many without scrolling
 
@@ -55,9 +59,23 @@ async def mention_query(names: set[str]) -> Q | None:
 
 
 async def mentioned(text: str) -> list[User]:
-    """Return the users a text mentions, by @handle or @team (closed accounts included)."""
-    query = await mention_query(mention_names(text))
-    return [] if query is None else await User.filter(query)
+    """Return the users a text mentions, by @handle or @team (closed accounts included), in
+    one statement: the send path pays for it whenever a text has an @word."""
+    names = sorted(mention_names(text))
+    if not names:
+        return []
+    conn = get_connection("default")
+    by_handle = " OR ".join("LOWER(email) LIKE ? ESCAPE '!'" for _ in names)
+    by_team = ", ".join("?" for _ in names)
+    sql = (
+        f"SELECT * FROM {User._meta.db_table} WHERE {by_handle} OR (role <> ? AND team <> '' "  # noqa: S608
+        f"AND REPLACE(LOWER(team), ' ', '-') IN ({by_team}))"
+    )  # team_handle() in SQL; LOWER() folds ASCII only, as team names here are
+    likes = [re.sub(r"([!%_])", r"!\1", name) + "@%" for name in names]
+    rows = await conn.execute_query_dict(
+        dialect_sql(conn, sql), [*likes, Role.CUSTOMER.value, *names]
+    )
+    return [from_row(User, row) for row in rows]
 
 
 def may_read(user: User, thread: Thread, audience: Audience) -> bool:

@@ -209,3 +209,10 @@ def test_the_pages_mentions_person_and_offers_answer_only_what_one_may_see(
     assert client.get(f"/threads/{thread}/mentionable", params={"q": "zz"}).json() == []
     assert client.get("/threads/nothere/mentionable").status_code == 404
     assert client.get("/people/" + "x" * 30).status_code == 404
+
+
+async def test_a_handle_is_matched_literally_not_as_a_pattern(world: World) -> None:
+    w = world
+    await create_user("axb@example.org", "Axel B", PASSWORD)
+    msg, _ = await send_message(NOT_LIVE, w.weber, w.thread, "Hallo @a_b und @tom", "w-9")
+    assert await mentioned_ids(msg) == {w.tom.id}, "_ is no wildcard"
