@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
-from server.adapters.tortoise import from_row
+from server.adapters.tortoise import columns_of, from_row
 from server.markdown import MENTION_RE
 from server.models import Audience, Mention, Message, Role, Thread, User, Visibility
 from server.queries import visible_to
@@ -68,7 +68,8 @@ async def mentioned(text: str) -> list[User]:
     by_handle = " OR ".join("LOWER(email) LIKE ? ESCAPE '!'" for _ in names)
     by_team = ", ".join("?" for _ in names)
     sql = (
-        f"SELECT * FROM {User._meta.db_table} WHERE {by_handle} OR (role <> ? AND team <> '' "  # noqa: S608
+        f"SELECT {columns_of(User)} FROM {User._meta.db_table} WHERE {by_handle} "  # noqa: S608
+        "OR (role <> ? AND team <> '' "
         f"AND REPLACE(LOWER(team), ' ', '-') IN ({by_team}))"
     )  # team_handle() in SQL; LOWER() folds ASCII only, as team names here are
     likes = [re.sub(r"([!%_])", r"!\1", name) + "@%" for name in names]
@@ -121,9 +122,11 @@ async def offered(
     prefix = prefix.lower().lstrip("@")[:40]
     found: list[dict[str, object]] = []
     customers_read = audience == Audience.ALL and thread.visibility == Visibility.PUBLIC
-    writers = Message.filter(thread_id=thread.id, audience=Audience.ALL).values_list(
-        "author_id", flat=True
-    )
+    # Who wrote what customers can read there: not a post still held, hidden or deleted.
+    writers = Message.filter(
+        thread_id=thread.id, audience=Audience.ALL, held_at__isnull=True,
+        hidden_at__isnull=True, deleted_at__isnull=True,
+    ).values_list("author_id", flat=True)  # fmt: skip
     who = Q(deactivated_at__isnull=True) & ~Q(id=asker.id)
     by_name = Q(email__istartswith=prefix) | Q(display_name__istartswith=prefix)
     if prefix:
@@ -160,8 +163,12 @@ async def mentions_of(user: User, limit: int = MENTIONS_PAGE) -> list[Mention]:
 
 
 async def unread_mentions(user: User) -> int:
-    """Count a user's unread mentions in messages that still have their text."""
-    return await Mention.filter(
+    """Count a user's unread mentions in messages that still have their text and they may
+    read (a customer's count leaves out a post still held for review)."""
+    found = Mention.filter(
         user_id=user.id, read_at__isnull=True, message__deleted_at__isnull=True,
         message__hidden_at__isnull=True,
-    ).count()  # fmt: skip
+    )  # fmt: skip
+    if not user.is_staff:
+        found = found.filter(message__held_at__isnull=True)
+    return await found.count()

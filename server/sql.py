@@ -14,7 +14,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from server.adapters.tortoise import insert_many, new_row
+from server.adapters.tortoise import columns_of, insert_many, new_row
 from server.models import (
     Follow,
     FollowState,
@@ -77,7 +77,9 @@ def bump_thread(
     if not locked_ok:
         where += " AND locked_at IS NULL"
     table = Thread._meta.db_table
-    rows = yield (f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING *", values)  # noqa: S608
+    returning = columns_of(Thread)  # not RETURNING *: PostgreSQL's search vector stays put
+    sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING {returning}"  # noqa: S608
+    rows = yield sql, values
     return rows[0] if rows else None
 
 

@@ -23,6 +23,7 @@ from server.db import close_database, open_database
 from server.errors import ActionError
 from server.mentions import mentions_of, offered, unread_mentions
 from server.models import Audience, Mention, Message, Role, Thread, User
+from server.policy import Policy
 from server.publisher import Publisher
 from tests.conftest import NOT_LIVE, PASSWORD, csrf_of, login, make_settings, signup
 from tests.test_desk import Recorder
@@ -216,3 +217,18 @@ async def test_a_handle_is_matched_literally_not_as_a_pattern(world: World) -> N
     await create_user("axb@example.org", "Axel B", PASSWORD)
     msg, _ = await send_message(NOT_LIVE, w.weber, w.thread, "Hallo @a_b und @tom", "w-9")
     assert await mentioned_ids(msg) == {w.tom.id}, "_ is no wildcard"
+
+
+async def test_a_post_held_for_review_neither_offers_its_author_nor_counts_its_mention(
+    world: World,
+) -> None:
+    """Until a moderator approves it, nobody but staff and its author learns of a held post:
+    not through the @ list (its writer), not through a Mentions count."""
+    w = world
+    holding = Publisher(policy=Policy(hold_first_posts=1))
+    held, _ = await send_message(holding, w.lena, w.thread, "@tom hast du das auch?", "l-1")
+    assert held.held_at is not None
+    thread = await Thread.get(id=w.thread)
+    offered_to_weber = {o["handle"] for o in await offered(thread, Audience.ALL, "", w.weber)}
+    assert "lena" not in offered_to_weber and "tom" in offered_to_weber
+    assert await unread_mentions(w.tom) == 0 and await mentions_of(w.tom) == []

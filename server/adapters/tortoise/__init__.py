@@ -57,6 +57,14 @@ def _insert_plan(model: type[Model]) -> tuple[str, tuple[str, ...]]:
     return f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({marks})', names  # noqa: S608
 
 
+@cache
+def columns_of(model: type[Model]) -> str:
+    """The model's own columns, for `SELECT …` / `RETURNING …` by hand: a column the model
+    does not know (PostgreSQL's generated search vector) stays in the database."""
+    meta = model._meta
+    return ", ".join(f'"{column}"' for column in meta.fields_db_projection.values())
+
+
 def values_of(instance: Model, names: Iterable[str]) -> list[Any]:
     """Return fields' values as the database stores them (enums as values, now for
     auto_now_add, the model's defaults as set when it was built)."""
