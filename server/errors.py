@@ -51,6 +51,15 @@ class Conflict(ActionError):
         super().__init__("conflict", template, **params)
 
 
+class StaleEdit(ActionError):
+    """An edit started from a revision someone else has since replaced; nothing written."""
+
+    status = 409
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        super().__init__("edit_conflict", template, **params)
+
+
 class TooLarge(ActionError):
     """A request body over the server's limit: refused before anything was read into memory."""
 

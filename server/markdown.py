@@ -10,6 +10,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+from markupsafe import Markup
 
 from server.errors import ActionError
 from server.i18n import N_
@@ -94,7 +95,11 @@ def render(body: str, mentions: Mapping[str, str] | None = None) -> str:
     ).strip()
 
 
-def clean_body(body: object) -> str:
+def clean_body(
+    body: object,
+    limit: int = BODY_MAX_CHARS,
+    too_long: str = N_("message is {length:,} characters; the limit is {limit:,}"),
+) -> str:
     """Return the body stripped of outer whitespace, or raise ActionError."""
     if not isinstance(body, str):
         raise ActionError(
@@ -105,13 +110,8 @@ def clean_body(body: object) -> str:
         raise ActionError("invalid", N_("message body contains a NUL character"))
     if not text:
         raise ActionError("empty", N_("message is empty"))
-    if len(text) > BODY_MAX_CHARS:
-        raise ActionError(
-            "too_long",
-            N_("message is {length:,} characters; the limit is {limit:,}"),
-            length=len(text),
-            limit=BODY_MAX_CHARS,
-        )
+    if len(text) > limit:
+        raise ActionError("too_long", too_long, length=len(text), limit=limit)
     return text
 
 
@@ -119,12 +119,11 @@ ARTICLE_MAX_CHARS = 100_000  # a long how-to with every step; not a manual paste
 HEADINGS = ("h2", "h3")  # the contents list: sections and their subsections
 
 
-def render_article(body: str) -> tuple[str, list[tuple[int, str, str]]]:
-    """Render a knowledge article: as a message, plus an id on each section heading and the
-    contents list (level, text, id) that links to them. Ids start with "h-" so no heading
-    can take the id of a part of the page."""
+def render_article(body: str) -> str:
+    """Render a knowledge article: as a message, plus an id on each section heading (h2, h3)
+    for the contents list (`contents_of`). Ids start with "h-" so no heading can take the id
+    of a part of the page."""
     tokens = _md.parse(body, {})
-    contents: list[tuple[int, str, str]] = []
     taken: set[str] = set()
     for index, token in enumerate(tokens):
         if token.type != "heading_open" or token.tag not in HEADINGS:
@@ -135,27 +134,31 @@ def render_article(body: str) -> tuple[str, list[tuple[int, str, str]]]:
             slug += "-"
         taken.add(slug)
         token.attrSet("id", slug)
-        contents.append((int(token.tag[1]), text, slug))
     raw = _md.renderer.render(tokens, _md.options, {})
-    html = nh3.clean(
+    return nh3.clean(
         raw,
         tags=ALLOWED_TAGS,
         attributes={**ALLOWED_ATTRIBUTES, **{tag: {"id"} for tag in HEADINGS}},
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow ugc",
     ).strip()
-    return html, contents
+
+
+_HEADING_RE = re.compile(r'<(h[23]) id="([^"]+)">(.*?)</h[23]>', re.DOTALL)
+
+
+def contents_of(html: str) -> list[tuple[int, str, str]]:
+    """Return an article's contents list (level, text, id) from its stored HTML: the
+    headings `render_article` gave an id, without rendering the article again."""
+    return [
+        (int(tag[1]), Markup(text).striptags(), anchor)  # noqa: S704 - our sanitised HTML, made plain text
+        for tag, anchor, text in _HEADING_RE.findall(html)
+    ]
 
 
 def clean_article(body: object) -> str:
     """Return an article's text stripped, or raise ActionError (as a message, but longer)."""
-    if isinstance(body, str) and len(body.strip()) > ARTICLE_MAX_CHARS:
-        raise ActionError(
-            "too_long",
-            N_("the article is {length:,} characters; the limit is {limit:,}"),
-            length=len(body.strip()),
-            limit=ARTICLE_MAX_CHARS,
-        )
-    if isinstance(body, str) and len(body.strip()) > BODY_MAX_CHARS:
-        return body.replace("\r\n", "\n").strip() if "\x00" not in body else clean_body(body)
-    return clean_body(body)
+    return clean_body(
+        body, ARTICLE_MAX_CHARS,
+        N_("the article is {length:,} characters; the limit is {limit:,}"),
+    )  # fmt: skip

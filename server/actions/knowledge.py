@@ -14,7 +14,7 @@ from typing import Any
 from server.actions.sanctions import require_voice
 from server.actions.threads import clean_title
 from server.adapters.tortoise import insert
-from server.errors import ActionError, Conflict, Forbidden, NotFound
+from server.errors import ActionError, Forbidden, NotFound, StaleEdit
 from server.i18n import N_
 from server.knowledge import article_for, revision_of
 from server.markdown import clean_article, render_article
@@ -80,7 +80,7 @@ async def create_article(
             raise NotFound()
         source = found.id
     now = datetime.now(UTC)
-    html, _ = render_article(text)
+    html = render_article(text)
     article = Article(
         title=clean, body=text, html=html, terms=terms(f"{clean}\n{text}"), public=shared,
         source_thread_id=source, created_by_id=actor.id, updated_by_id=actor.id,
@@ -127,7 +127,7 @@ async def edit_article(
     if (clean, text, shared) == (article.title, article.body, article.public):
         return article  # saving what is there already is no new revision
     now = datetime.now(UTC)
-    html, _ = render_article(text)
+    html = render_article(text)
     fields = {
         "title": clean, "body": text, "html": html, "terms": terms(f"{clean}\n{text}"),
         "public": shared, "updated_by_id": actor.id, "updated_at": now,
@@ -145,14 +145,12 @@ async def edit_article(
     return await Article.get(id=article.id)
 
 
-def _conflict(article: Article) -> Conflict:
-    error = Conflict(
+def _conflict(article: Article) -> StaleEdit:
+    return StaleEdit(
         N_("someone saved revision {number} of this article while you were editing; nothing "
            "was overwritten: look at their change, then save yours again"),
         number=article.revision,
     )  # fmt: skip
-    error.code = "edit_conflict"
-    return error
 
 
 def _save(

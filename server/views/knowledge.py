@@ -11,7 +11,7 @@ from server import knowledge
 from server.actions.knowledge import create_article, edit_article, restore_revision
 from server.errors import ActionError, NotFound
 from server.i18n import N_
-from server.markdown import render_article
+from server.markdown import contents_of
 from server.models import Article, User
 from server.views.common import (
     language_of,
@@ -39,7 +39,7 @@ async def articles(request: Request, user: User) -> Response:
 @signed_in
 async def article_page(request: Request, user: User) -> Response:
     article = await _article(request, user)
-    _, contents = render_article(article.body)
+    contents = contents_of(article.html)
     await article.fetch_related("updated_by")
     return page(request, user, "article.html", article=article, contents=contents)
 
