@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import HTTPConnection
 
 from server.models import User
-from server.queries import live_session, token_holder
+from server.people import live_session, token_holder
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 PASSWORD_MIN_CHARS = 10  # NIST 800-63B asks for at least 8; we add a little headroom

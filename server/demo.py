@@ -11,8 +11,9 @@ from server.actions.spaces import create_space, join_space
 from server.actions.teams import create_team
 from server.actions.threads import start_thread, update_thread
 from server.models import Audience, Role, Team, User
+from server.people import user_by_email
 from server.publisher import Publisher
-from server.queries import message_by_client_id, thread_by_id, user_by_email
+from server.queries import message_by_client_id, thread_by_id
 from server.settings import Settings
 
 DEMO_COMPANY = "Stadtwerke Nordlicht"

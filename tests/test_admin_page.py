@@ -17,7 +17,7 @@ from server.actions.notifications import save_subscription
 from server.db import close_database, open_database
 from server.errors import ActionError, Conflict, Forbidden, NotFound
 from server.models import AuditEntry, Role, User
-from server.queries import audit_entries
+from server.people import audit_entries
 from tests.conftest import NOT_LIVE, PASSWORD, csrf_of, login, make_settings
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")

@@ -19,8 +19,9 @@ from server.events import EVENTS, claims, desk, messages, moderation, threads
 from server.events.frames import FORMATS, OWN, live_frames
 from server.events.registry import EventType, Registry
 from server.models import Audience, Message, Role, Thread
+from server.people import user_by_email
 from server.publisher import Change, Publisher
-from server.queries import message_by_client_id, thread_by_id, user_by_email
+from server.queries import message_by_client_id, thread_by_id
 from server.templating import Viewpoint
 from server.txscript import run_transaction
 from tests.conftest import PASSWORD

@@ -16,7 +16,7 @@ from server.actions.sessions import (
 )
 from server.auth import SESSION_DAYS, secret_hash, session_of
 from server.models import Session
-from server.queries import sessions_of as sessions_since
+from server.people import sessions_of as sessions_since
 from tests.conftest import NOT_LIVE
 
 PIXEL = (

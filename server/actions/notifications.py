@@ -22,8 +22,9 @@ from server.models import (
     PushSubscription,
     User,
 )
+from server.people import notification_settings
 from server.publisher import Publisher
-from server.queries import is_id, notification_settings, thread_for
+from server.queries import is_id, thread_for
 from server.settings import Settings
 from server.text import has_control_character, without_control_characters
 

@@ -13,8 +13,9 @@ from server.adapters.tortoise import update
 from server.errors import ActionError, Forbidden, NotFound
 from server.i18n import N_
 from server.models import AuditAction, Role, User
+from server.people import user_by_id
 from server.publisher import Publisher
-from server.queries import is_id, user_by_id
+from server.queries import is_id
 from server.text import has_control_character
 from server.txscript import Script, run_transaction
 

@@ -14,8 +14,9 @@ from functools import lru_cache
 
 from server.auth import SESSION_DAYS, SignedIn, secret_hash
 from server.models import Session, User
+from server.people import session_ids_of
 from server.publisher import Publisher
-from server.queries import is_id, session_ids_of
+from server.queries import is_id
 
 KEY_BYTES = 32
 EVERY_SOCKET = "*"  # in a "signed_out" notice: every socket of the user, whatever opened it

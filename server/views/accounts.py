@@ -24,8 +24,8 @@ from server.desk import teams as all_teams
 from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import Role, User
+from server.people import audit_entries, people_matching, staff_members, user_by_email
 from server.publisher import Publisher
-from server.queries import audit_entries, people_matching, staff_members, user_by_email
 from server.views.common import (
     error_page,
     identify,

@@ -20,6 +20,7 @@ from server.errors import ActionError, NotFound
 from server.events.claims import ClaimEvent
 from server.events.claims import payload as claim_payload
 from server.i18n import N_
+from server.people import user_by_email
 from server.queries import (
     PAGE_SIZE_MAX,
     is_id,
@@ -28,7 +29,6 @@ from server.queries import (
     page_threads,
     thread_for,
     thread_row,
-    user_by_email,
 )
 from server.views.common import claim_minutes, json_error, publisher_of
 from server.views.endpoint import Call, Link, Operation, Param, endpoint, json, public_endpoint

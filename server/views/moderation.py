@@ -14,7 +14,7 @@ from server.actions.sanctions import lift, sanction
 from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import AuditAction, FlagReason, ReviewState, User
-from server.queries import user_by_id
+from server.people import user_by_id
 from server.views.common import is_htmx, page, publisher_of, signed_in
 from server.views.threads import viewpoint
 

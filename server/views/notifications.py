@@ -19,7 +19,8 @@ from server.actions.notifications import (
 )
 from server.errors import ActionError, NotFound
 from server.models import User
-from server.queries import devices_of, follow_state, notification_settings, thread_for
+from server.people import devices_of, notification_settings
+from server.queries import follow_state, thread_for
 from server.views.common import is_htmx, json_error, language_of, page, publisher_of, signed_in
 
 

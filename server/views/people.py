@@ -11,7 +11,8 @@ from server.actions.mentions import read_mentions
 from server.errors import NotFound
 from server.i18n import N_
 from server.models import Audience, User
-from server.queries import is_id, thread_for, user_by_id
+from server.people import user_by_id
+from server.queries import is_id, thread_for
 from server.terms import parse
 from server.views.common import page, signed_in
 

@@ -13,7 +13,7 @@ from server.auth import SESSION_DAYS, signed_in_session
 from server.errors import NotFound
 from server.i18n import N_
 from server.models import User
-from server.queries import sessions_of, tokens_of
+from server.people import sessions_of, tokens_of
 from server.views.common import is_htmx, page, publisher_of, signed_in
 
 
