@@ -118,10 +118,13 @@ async def offered(
     thread: Thread, audience: Audience, prefix: str, asker: User
 ) -> list[dict[str, object]]:
     """Return people and teams to offer for an @ being typed in a thread: staff and staff
-    teams always; customers who wrote in it, where customers can read."""
+    teams always; to staff, also customers who wrote in it, where customers can read. A
+    handle is an e-mail's local part: one customer is never shown another's."""
     prefix = prefix.lower().lstrip("@")[:40]
     found: list[dict[str, object]] = []
-    customers_read = audience == Audience.ALL and thread.visibility == Visibility.PUBLIC
+    customers_read = (
+        asker.is_staff and audience == Audience.ALL and thread.visibility == Visibility.PUBLIC
+    )
     # Who wrote what customers can read there: not a post still held, hidden or deleted.
     writers = Message.filter(
         thread_id=thread.id, audience=Audience.ALL, held_at__isnull=True,

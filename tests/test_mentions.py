@@ -173,6 +173,7 @@ async def test_the_composer_is_offered_readers_only(world: World) -> None:
     assert "jan" not in everyone, "not oneself"
     assert await names(Audience.STAFF, "", w.jan) >= {"mira", "field-service"}
     assert not await names(Audience.STAFF, "", w.jan) & {"weber", "tom"}
+    assert not await names(Audience.ALL, "", w.weber) & {"tom"}, "no customer to a customer"
     assert await names(Audience.ALL, "mi", w.weber) == {"mira"}
     assert await names(Audience.ALL, "Hoff", w.weber) == {"mira"}, "a last name matches too"
     await deactivate(NOT_LIVE, w.admin, w.mira.id)
@@ -206,7 +207,11 @@ def test_the_pages_mentions_person_and_offers_answer_only_what_one_may_see(
         person.status_code == 200 and "Tom Becker" in person.text and "Zähler blinkt" in person.text
     )
     offers = client.get(f"/threads/{thread}/mentionable", params={"q": "le"}).json()
-    assert [o["handle"] for o in offers] == ["lena"]
+    assert offers == [], "a customer is never shown another customer's handle (e-mail part)"
+    lena = client.portal.call(lambda: User.get(email="lena@example.org"))  # type: ignore[union-attr]
+    page = client.get(f"/people/{lena.id}")
+    assert page.status_code == 200 and "Lena Schulz" in page.text and "@lena" not in page.text
+    assert "@tom" in client.get(f"/people/{tom_link}").text, "one's own handle, yes"
     assert client.get(f"/threads/{thread}/mentionable", params={"q": "zz"}).json() == []
     assert client.get("/threads/nothere/mentionable").status_code == 404
     assert client.get("/people/" + "x" * 30).status_code == 404
@@ -229,6 +234,6 @@ async def test_a_post_held_for_review_neither_offers_its_author_nor_counts_its_m
     held, _ = await send_message(holding, w.lena, w.thread, "@tom hast du das auch?", "l-1")
     assert held.held_at is not None
     thread = await Thread.get(id=w.thread)
-    offered_to_weber = {o["handle"] for o in await offered(thread, Audience.ALL, "", w.weber)}
-    assert "lena" not in offered_to_weber and "tom" in offered_to_weber
+    offered_to_jan = {o["handle"] for o in await offered(thread, Audience.ALL, "", w.jan)}
+    assert "lena" not in offered_to_jan and "tom" in offered_to_jan
     assert await unread_mentions(w.tom) == 0 and await mentions_of(w.tom) == []
