@@ -95,11 +95,7 @@ def render(body: str, mentions: Mapping[str, str] | None = None) -> str:
     ).strip()
 
 
-def clean_body(
-    body: object,
-    limit: int = BODY_MAX_CHARS,
-    too_long: str = N_("message is {length:,} characters; the limit is {limit:,}"),
-) -> str:
+def clean_body(body: object, limit: int = BODY_MAX_CHARS) -> str:
     """Return the body stripped of outer whitespace, or raise ActionError."""
     if not isinstance(body, str):
         raise ActionError(
@@ -111,7 +107,12 @@ def clean_body(
     if not text:
         raise ActionError("empty", N_("message is empty"))
     if len(text) > limit:
-        raise ActionError("too_long", too_long, length=len(text), limit=limit)
+        raise ActionError(
+            "too_long",
+            N_("message is {length:,} characters; the limit is {limit:,}"),
+            length=len(text),
+            limit=limit,
+        )
     return text
 
 
@@ -158,7 +159,11 @@ def contents_of(html: str) -> list[tuple[int, str, str]]:
 
 def clean_article(body: object) -> str:
     """Return an article's text stripped, or raise ActionError (as a message, but longer)."""
-    return clean_body(
-        body, ARTICLE_MAX_CHARS,
-        N_("the article is {length:,} characters; the limit is {limit:,}"),
-    )  # fmt: skip
+    if isinstance(body, str) and len(body.strip()) > ARTICLE_MAX_CHARS:
+        raise ActionError(
+            "too_long",
+            N_("the article is {length:,} characters; the limit is {limit:,}"),
+            length=len(body.strip()),
+            limit=ARTICLE_MAX_CHARS,
+        )
+    return clean_body(body, ARTICLE_MAX_CHARS)
