@@ -5,6 +5,9 @@ into this namespace; code imports them from `server.models` alone."""
 
 from __future__ import annotations
 
+from server.models.community import Helpful
+from server.models.customers import CustomerNote, CustomerTag
+from server.models.ideas import Idea, IdeaStatus, IdeaTag, IdeaVote
 from server.models.ids import ID_BYTES, new_id
 from server.models.knowledge import Article, Revision
 from server.models.moderation import AuditAction, AuditEntry, Flag, FlagReason, Review, ReviewState
@@ -33,6 +36,13 @@ from server.models.threads import (
 )
 
 __all__ = [
+    "IdeaVote",
+    "IdeaTag",
+    "IdeaStatus",
+    "Idea",
+    "Helpful",
+    "CustomerTag",
+    "CustomerNote",
     "ApiToken",
     "Article",
     "Audience",
