@@ -14,6 +14,7 @@ from push.endpoints import DEFAULT_PUSH_HOSTS, EndpointRefused, check_resolves_p
 from push.kinds import (
     ASSIGNED,
     ESCALATION,
+    IDEA_STATUS,
     KINDS,
     MENTION,
     MODERATION,
@@ -29,7 +30,7 @@ from server.settings import Settings
 
 __all__ = [
     "ASSIGNED", "ESCALATION", "KINDS", "MENTION", "MODERATION", "QUESTION", "REPLY", "STATUS",
-    "TEST", "EndpointRefused", "Kind",
+    "IDEA_STATUS", "TEST", "EndpointRefused", "Kind",
     "VapidKeys", "Worker", "allowed_hosts", "check_endpoint", "load_vapid", "start_worker",
     "run_worker",
 ]  # fmt: skip

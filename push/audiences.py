@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from server.idea_workflow import watchers
 from server.mentions import mentioned as mentioned_in
 from server.models import (
     Follow,
@@ -140,5 +141,15 @@ def moderators_and_lead(kind: str) -> Finder:
         if team is not None and team.lead_id:
             chosen.update(await _staff(kind, id=team.lead_id))
         return chosen
+
+    return find
+
+
+def voters_and_followers(kind: str) -> Finder:
+    """An idea's news: its voters and its thread's followers, minus whoever muted it."""
+
+    async def find(intent: NotificationIntent, thread: Thread, message: Message | None) -> Chosen:
+        people = await watchers(thread.id, intent.created_at)
+        return {user_id: (Reader(user_id, role), (kind,)) for user_id, role in people.items()}
 
     return find

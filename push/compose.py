@@ -36,7 +36,8 @@ async def compose(job: PushJob, user: User, device_language: str = "") -> Notifi
         if message is None or not visible_to(user, thread, message):
             return "deleted or not visible"
     url = kind.link(thread.id) if kind.link is not None else f"/threads/{thread.id}"
-    words = Words(_, ngettext, status=_(thread.status.value.capitalize()))
+    word = await kind.status(thread) if kind.status else thread.status.value.capitalize()
+    words = Words(_, ngettext, status=_(word))
     if kind.about_message:
         read = await ReadState.get_or_none(user_id=user.id, thread_id=thread.id)
         unread = message_count_of(thread, user) - (read.read_messages if read else 0)

@@ -19,7 +19,7 @@ entries; none of them names a kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -32,9 +32,11 @@ from push.audiences import (
     moderators,
     moderators_and_lead,
     team_or_everyone,
+    voters_and_followers,
 )
 from server.i18n import N_
-from server.models import NotificationSettings, Role
+from server.idea_workflow import status_word
+from server.models import NotificationSettings, Role, Thread
 
 DAY_SECONDS = 24 * 3600
 
@@ -75,6 +77,8 @@ class Kind:
     followers_only: bool = False
     # Where a click on it leads, by thread id (None: the thread, at its message if it has one).
     link: Callable[[str], str] | None = None
+    # The status its text names (an N_ text), if not the thread's own (an idea's status).
+    status: Callable[[Thread], Awaitable[str]] | None = None
 
     def enabled(self, prefs: NotificationSettings | None) -> bool:
         """Tell whether a person's settings let this kind through (no settings: all on)."""
@@ -108,8 +112,13 @@ class Kinds:
         return {k.name: k.replaced_by for k in self if k.replaced_by}
 
     def preferences(self, role: Role) -> list[Kind]:
-        """Return the kinds a person in this role can turn on and off, in order."""
-        return [k for k in self if k.preference is not None and role in k.roles]
+        """Return the kinds a person in this role can turn on and off, in order; of kinds
+        sharing one switch, the first."""
+        offered: dict[str, Kind] = {}
+        for k in self:
+            if k.preference is not None and role in k.roles:
+                offered.setdefault(k.preference, k)
+        return list(offered.values())
 
 
 KINDS = Kinds()
@@ -224,6 +233,21 @@ ESCALATION = KINDS.add(
         urgent=True,
         roles=STAFF_ROLES,
         recipients=moderators_and_lead("escalation"),
+    )
+)
+IDEA_STATUS = KINDS.add(
+    Kind(
+        name="idea_status",
+        preference="status_changes",  # the same switch as threads' status changes
+        label=N_("Status changes of threads I follow"),
+        urgency="normal",
+        ttl_seconds=2 * DAY_SECONDS,
+        body=lambda w: w.gettext("An idea you voted for or follow is now: {status}").format(
+            status=w.status
+        ),
+        replaced_by=("idea_status",),  # the newest status says it all
+        recipients=voters_and_followers("idea_status"),
+        status=status_word,
     )
 )
 TEST = KINDS.add(

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from server.actions.accounts import create_user
+from server.actions.community import accept_answer, mark_helpful
+from server.actions.customers import note_customer, tag_customer
+from server.actions.idea_status import set_status
+from server.actions.ideas import submit_idea, vote
 from server.actions.knowledge import create_article
 from server.actions.messages import send_message
 from server.actions.moderation import flag
@@ -10,6 +14,7 @@ from server.actions.reads import mark_read
 from server.actions.spaces import create_space, join_space
 from server.actions.teams import create_team
 from server.actions.threads import start_thread, update_thread
+from server.ideas import idea_threads
 from server.models import Audience, Role, Team, User
 from server.people import user_by_email
 from server.publisher import Publisher
@@ -142,7 +147,42 @@ THREADS: list[tuple[str, str, str, str, list[tuple[str, ...]], str | None]] = [
         None,
     ),
 ]
+# Ideas besides the two above: author, title, description, tags; then who votes for which.
+IDEAS: list[tuple[str, str, str, str]] = [
+    ("weber", "Dunkler Modus für die App",
+     "Abends blendet die App sehr. Ein dunkles Design wäre schön.", "app, design"),
+    ("tom", "Abschlag selbst in der App anpassen",
+     "Ich würde meinen monatlichen Abschlag gern selbst ändern, ohne anzurufen.", "app, billing"),
+    ("lena", "Ökostrom-Anteil auf der Rechnung zeigen",
+     "Wie viel meines Stroms kam aus Wind und Sonne? Das würde ich gern sehen.",
+     "billing, green-energy"),
+]  # fmt: skip
+IDEA_VOTES = {
+    "More charging points at the harbour": ("weber", "lena", "jan", "mira"),
+    "App-Erinnerung vor der Zählerablesung": ("tom", "weber"),
+    "Dunkler Modus für die App": ("tom", "lena", "jan"),
+    "Abschlag selbst in der App anpassen": ("weber", "lena"),
+    "Ökostrom-Anteil auf der Rechnung zeigen": ("weber",),
+}
+# Staff moved four ideas along: who, the new status, the reason (to decline), their words.
+IDEA_STATUSES: list[tuple[str, str, str, str, str]] = [
+    ("More charging points at the harbour", "grid", "planned", "",
+     "Vier neue Ladepunkte am Hafenparkplatz sind für das Frühjahr 2027 geplant."),
+    ("App-Erinnerung vor der Zählerablesung", "mira", "in_progress", "",
+     "Wir bauen die Erinnerung gerade ein: sieben Tage vor dem Ablesetermin, per Push."),
+    ("Ökostrom-Anteil auf der Rechnung zeigen", "mira", "done", "",
+     "Ab der Jahresrechnung 2026 steht der Anteil aus Wind und Sonne auf Seite 2."),
+    ("Abschlag selbst in der App anpassen", "mira", "declined",
+     "Den Abschlag berechnen wir aus Ihrem Verbrauch; eine Änderung prüft die Abrechnung.",
+     "Schreiben Sie uns gern eine Frage, wenn Ihr Abschlag nicht passt."),
+]  # fmt: skip
 
+
+# Accepted answers: the asker, the answer (its author, client id above), who found it helpful.
+COMMUNITY = [
+    ("lena", ("weber", "demo-2-1"), ("lena", "tom")),  # a customer answered a customer
+    ("weber", ("jan", "demo-0-4"), ("weber", "tom", "mira")),
+]
 
 ROLLOUT_POST = """Ab 1. Dezember tauschen wir im Bezirk Nord die ersten 400 Zähler gegen Smart
 Meter. Bitte fotografiert beim Ausbau den alten Zählerstand – Billing braucht ihn für die
@@ -217,6 +257,31 @@ async def load_demo(publisher: Publisher | None = None) -> list[str]:
         if plus_one is not None:
             await flag(live, people["weber"], "message", plus_one.id, "off_topic",
                        "Nur ein +1, bitte lieber ein Daumen-hoch")  # fmt: skip
+        # Community answers: Lena accepts Frau Weber's answer, Frau Weber Jan's update (the
+        # official answer); people found them helpful.
+        for asker, (author, client_id), fans in COMMUNITY:
+            answer = await message_by_client_id(people[author], client_id)
+            if answer is not None:
+                await accept_answer(live, people[asker], answer.id)
+                for fan in fans:
+                    await mark_helpful(live, people[fan], answer.id, "1")
+        # Ideas: three more with tags, and votes on every idea from customers and staff.
+        for n, (author, title, body, tags) in enumerate(IDEAS):
+            await submit_idea(live, people[author], title, body, tags, f"demo-idea-{n}")
+        for idea in await idea_threads(people["admin"]):
+            for voter in IDEA_VOTES.get(idea.title, ()):
+                await vote(live, people[voter], idea.id, "1")
+        # Staff's status changes, each with an official response in the idea's thread.
+        by_title = {idea.title: idea for idea in await idea_threads(people["admin"])}
+        for title, who, status, reason, words in IDEA_STATUSES:
+            await set_status(live, people[who], by_title[title].id, status, reason, words)
+        # The customer profile: what staff keep about Tom, who waits for billing.
+        for tag in ("e-mobility", "paperless"):
+            await tag_customer(live, people["mira"], people["tom"].id, tag)
+        await note_customer(
+            live, people["mira"], people["tom"].id,
+            "Drives an EV, charges at the harbour. Prefers **e-mail** to calls.",
+        )  # fmt: skip
     lines = [f"Demo company {DEMO_COMPANY!r} is ready. Sign in with password "
              f"{DEMO_PASSWORD!r} as:"]  # fmt: skip
     for key, email, name, role, team in PEOPLE:

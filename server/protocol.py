@@ -220,13 +220,48 @@ class Alert(ServerFrame, tag="alert"):
     url: str
 
 
+IDEAS_CHANNEL = "ideas"  # the fan-out channel of IdeaCount frames
+
+
+class IdeaCount(ServerFrame, tag="idea"):
+    """On sockets opened with `?ideas=1` (the ideas board, the roadmap): an idea's vote count
+    or status changed. `idea` is its thread; `seq` its thread's public event number, so a
+    board keeps the newest of two counts that arrive out of order."""
+
+    idea: str
+    votes: int
+    status: str
+    seq: int
+
+
+class IdeaNews(ServerFrame, tag="idea_status"):
+    """To each voter and follower of an idea but who changed it (their `user:` channel): its
+    status changed, or it was merged into another. `label` is the status in their language."""
+
+    thread: str
+    title: str
+    status: str
+    label: str
+
+
+CUSTOMERS_CHANNEL = "customers"  # the fan-out channel of CustomerChanged frames
+
+
+class CustomerChanged(ServerFrame, tag="customer"):
+    """Staff only, on sockets opened with `?customer=1` (a customer profile): a colleague
+    changed the staff tags or notes of a customer (`section` "tags" or "notes")."""
+
+    customer: str
+    section: str
+
+
 class Pong(ServerFrame, tag="pong"):
     t: Any = None
 
 
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Hello, Subscribed, Reset, Unsubscribed, Ack, TypingNotice, Activity, ReadNotice, Mentioned,
-    ArticleSaved, DeskNotice, Assigned, Alert, Pong,
+    ArticleSaved, DeskNotice, Assigned, Alert, IdeaCount, IdeaNews, CustomerChanged, Pong,
 )  # fmt: skip
 ERROR_TYPE = "error"  # {type, code, message, and the refs of the refused frame}
 EVENT_TYPE = "event"  # built by server/events/frames.py

@@ -38,6 +38,12 @@ class Viewpoint:
         hidden from the author by `[data-author=<me>] .others` when shared."""
         return self.me is None or self.me != author_id
 
+    @property
+    def staff_alone(self) -> bool:
+        """Tell whether the fragment reaches this staff member alone (a page or a response):
+        a live frame (`me` None) may be shared with customers, so it carries no staff link."""
+        return self.staff and self.me is not None
+
 
 def _isotime(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""

@@ -24,7 +24,13 @@ from server.events.registry import load_subjects
 from server.fanout import Fanout, LiveEvent
 from server.i18n import N_, negotiate
 from server.models import Audience, User
-from server.protocol import DESK_CHANNEL, KNOWLEDGE_CHANNEL, MODERATION_CHANNEL
+from server.protocol import (
+    CUSTOMERS_CHANNEL,
+    DESK_CHANNEL,
+    IDEAS_CHANNEL,
+    KNOWLEDGE_CHANNEL,
+    MODERATION_CHANNEL,
+)
 from server.publisher import Publisher
 from server.queries import events_since, seq_of, thread_for
 from server.settings import Settings
@@ -259,6 +265,8 @@ class Connection(SocketWriter):
         await self.fanout.unlisten("list", self)
         await self.fanout.unlisten(DESK_CHANNEL, self)
         await self.fanout.unlisten(KNOWLEDGE_CHANNEL, self)
+        await self.fanout.unlisten(IDEAS_CHANNEL, self)
+        await self.fanout.unlisten(CUSTOMERS_CHANNEL, self)
         await self.fanout.unlisten(MODERATION_CHANNEL, self)
         await self.fanout.unlisten("user:" + self.user.id, self)
 
@@ -320,6 +328,12 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         if ws.query_params.get("knowledge") == "1" and user.is_staff:
             # New revisions of articles, for an article's page or editor (staff only).
             await fanout.listen(KNOWLEDGE_CHANNEL, conn)
+        if ws.query_params.get("ideas") == "1":
+            # Ideas' vote counts and statuses, for the board and the roadmap (everyone).
+            await fanout.listen(IDEAS_CHANNEL, conn)
+        if ws.query_params.get("customer") == "1" and user.is_staff:
+            # Colleagues' changes to a customer's tags and notes, for a profile (staff only).
+            await fanout.listen(CUSTOMERS_CHANNEL, conn)
         if user.moderates:
             # Moderators' alerts reach every app of theirs, whatever page is open.
             await fanout.listen(MODERATION_CHANNEL, conn)

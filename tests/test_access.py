@@ -192,6 +192,7 @@ MATRIX = [
     Case("POST", "/messages/{message_id}/edit", api=False, body={"body": "pwned"}),
     Case("POST", "/messages/{message_id}/delete", api=False, body={}),
     Case("POST", "/messages/{message_id}/answer", api=False, body={}),
+    Case("POST", "/messages/{message_id}/helpful", api=False, body={"on": "1"}),
     Case("GET", "/messages/{message_id}/flag", api=False),
     Case("POST", "/messages/{message_id}/flag", api=False, body={"reason": "spam"}),
     Case("GET", "/messages/{message_id}/hidden", api=False),
@@ -215,6 +216,11 @@ MATRIX = [
     Case("DELETE", "/api/v1/messages/{message_id}", api=True),
     Case("POST", "/push/devices/{device_id}/test", api=False, body={}),
     Case("POST", "/push/devices/{device_id}/delete", api=False, body={}),
+    Case("POST", "/ideas/{thread_id}/vote", api=False, body={"vote": "1"}),
+    Case("POST", "/ideas/{thread_id}/status", api=False, body={"status": "planned"}),
+    Case("POST", "/ideas/{thread_id}/merge", api=False, body={"into": "pwned"}),
+    Case("GET", "/messages/{message_id}/promote", api=False),
+    Case("POST", "/messages/{message_id}/promote", api=False, body={"title": "pwned"}),
 ]
 
 SECRETS = (INTERNAL_TITLE, INTERNAL_TEXT, NOTE_TEXT, BOB_DEVICE)

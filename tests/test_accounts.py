@@ -21,6 +21,8 @@ from server.models import (
     ApiToken,
     Article,
     AuditEntry,
+    CustomerNote,
+    CustomerTag,
     Event,
     Flag,
     Follow,
@@ -140,6 +142,8 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             "space_members": await SpaceMember.all()
             .order_by("id")
             .values_list("space_id", "user_id"),
+            "customer_tags": await CustomerTag.all().order_by("tag").values_list("tag", flat=True),
+            "customer_notes": await CustomerNote.all().count(),
         }
 
     return client.portal.call(read)  # type: ignore[union-attr]
@@ -596,7 +600,8 @@ FORMS: dict[str, dict[str, str]] = {
     "/threads/{thread_id}/release": {},
     "/threads/{thread_id}/assign": {"note": "forged"},
     "/admin/teams": {"name": "Forged team"},
-    "/messages/{message_id}/answer": {},
+    "/messages/{message_id}/answer": {},  # a reply in a colleague's question (form_for)
+    "/messages/{message_id}/helpful": {"on": "1"},  # a colleague's message (form_for)
     "/messages/{message_id}/edit": {"body": "forged"},
     "/messages/{message_id}/delete": {},
     "/push/devices/{device_id}/test": {},
@@ -621,6 +626,13 @@ FORMS: dict[str, dict[str, str]] = {
     "/knowledge/{article_id}/restore": {"number": "1", "base": "2"},
     "/spaces": {"name": "Forged space"},
     "/spaces/{space_id}/membership": {"join": "0"},  # its maker leaves it
+    "/customers/{user_id}/tags": {"tag": "forged"},  # a customer's (form_for)
+    "/customers/{user_id}/notes": {"body": "forged"},
+    "/ideas": {"title": "Forged idea", "body": "forged", "tags": "forged", "client_id": "i-9"},
+    "/ideas/{thread_id}/vote": {"vote": "1"},  # a colleague's idea (form_for)
+    "/ideas/{thread_id}/status": {"status": "planned", "message": "forged"},
+    "/ideas/{thread_id}/merge": {},  # into a second idea of the colleague's (form_for)
+    "/messages/{message_id}/promote": {"title": "Forged idea"},  # a customer's (form_for)
 }  # fmt: skip
 # What an accepted form answers: a redirect, but a new token is shown on the page (only once).
 ACCEPTED = {"/settings/tokens": 200}
@@ -656,18 +668,25 @@ def test_every_browser_post_route_has_a_form_or_a_json_body_in_the_csrf_tests() 
 def form_for(path: str, admin: Admin) -> tuple[str, dict[str, str]]:
     """Return the URL and a form that would succeed with a CSRF token."""
     assert path in FORMS, f"add a form for the new POST route {path!r} to tests/test_accounts.py"
-    flags = path.endswith("/flag")  # nobody flags their own post: a colleague's
+    flags = path.endswith(("/flag", "/helpful"))  # nobody flags their own post: a colleague's
+    thread = admin.idea if path.startswith("/ideas/") else admin.thread
+    message = admin.customer_message if path.endswith("/promote") else admin.message
+    person = admin.former if path.endswith("reactivate") else admin.colleague
+    person = admin.customer if path.startswith("/customers/") else person
+    message = admin.later_reply if path.endswith("/answer") else message
     url = (
-        path.replace("{thread_id}", admin.other_thread if flags else admin.thread)
-        .replace("{message_id}", admin.other_message if flags else admin.message)
+        path.replace("{thread_id}", admin.other_thread if flags else thread)
+        .replace("{message_id}", admin.other_message if flags else message)
         .replace("{device_id}", admin.device)
         .replace("{session_id}", admin.other_session)
         .replace("{token_id}", admin.token)
         .replace("{reply_id}", admin.reply)
         .replace("{article_id}", admin.article)
         .replace("{space_id}", admin.space)
-        .replace("{user_id}", admin.former if path.endswith("reactivate") else admin.colleague)
+        .replace("{user_id}", person)
     )
+    if path.endswith("/merge"):
+        return url, {"into": admin.other_idea}
     return url, FORMS[path]
 
 
@@ -688,6 +707,11 @@ class Admin:
     other_message: str  # its first message
     article: str  # an article at revision 2
     space: str  # a space the admin made (and so joined)
+    idea: str = ""  # a colleague's idea (its thread)
+    other_idea: str = ""  # another idea of the colleague's (to merge into)
+    customer_message: str = ""  # a customer's message in a public thread (to promote)
+    later_reply: str = ""  # a reply after a colleague's question (to accept as its answer)
+    customer: str = ""  # the customer's id (the customer profile's tags and notes)
 
 
 @pytest.fixture
@@ -758,9 +782,43 @@ def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
             })  # fmt: skip
             assert r.status_code == 303, r.text
     space = r.headers["location"].rsplit("/", 1)[1]
+    with without_cookies(client):
+        r = client.post(
+            "/api/v1/threads",
+            json={"title": "Mira's idea", "body": "Hi", "client_id": "m-2", "kind": "idea"},
+            headers={"Authorization": f"Bearer {token_for(client, 'mira@nordlicht.example')}"},
+        )  # fmt: skip
+    assert r.status_code == 201, r.text
+    idea = r.json()["thread"]["id"]
+    add_user(client, "weber@example.org", Role.CUSTOMER)
+    with without_cookies(client):
+        r = client.post(
+            "/api/v1/threads",
+            json={"title": "Mira's other idea", "body": "Hi", "client_id": "m-3", "kind": "idea"},
+            headers={"Authorization": f"Bearer {token_for(client, 'mira@nordlicht.example')}"},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        other_idea = r.json()["thread"]["id"]
+        r = client.post(
+            "/api/v1/threads",  # a discussion: no question for the desk (nor push jobs)
+            json={"title": "Reminders", "body": "Remind me", "client_id": "w",
+                  "kind": "discussion"},
+            headers={"Authorization": f"Bearer {token_for(client, 'weber@example.org')}"},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        customer_message = r.json()["message"]["id"]
+        r = client.post(  # her own follow-up: nobody is notified, no push job comes later
+            f"/api/v1/threads/{thread['thread']['id']}/messages",
+            json={"body": "Update", "client_id": "m-4"},
+            headers={"Authorization": f"Bearer {token_for(client, 'mira@nordlicht.example')}"},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        later_reply = r.json()["message"]["id"]
     return Admin(*admin_with_thread, device, subscription["endpoint"], newest.id, str(token.id),
                  str(mira), str(ole), reply.id, thread["thread"]["id"],
-                 thread["message"]["id"], article, space)  # fmt: skip
+                 thread["message"]["id"], article, space, idea, other_idea,
+                 customer_message, later_reply,
+                 customer=client.portal.call(lambda: User.get(email="weber@example.org")).id)  # type: ignore[union-attr]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(FORMS))

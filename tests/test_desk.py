@@ -1,5 +1,6 @@
 """The care desk: a question's status follows the conversation, staff route it and mark the
-official answer, long waits escalate, and customers see none of the staff's side.
+official answer (tests/test_community.py: accepted answers), long waits escalate, and
+customers see none of the staff's side.
 
 Actions run on SQLite and PostgreSQL; the queue, the pages and the socket on the real app.
 """
@@ -19,7 +20,8 @@ from starlette.testclient import TestClient
 from push.recipients import candidates, on_duty, wants
 from server import desk as queue
 from server.actions.accounts import create_user
-from server.actions.desk import assign_thread, escalate_waiting, mark_answer
+from server.actions.community import accept_answer
+from server.actions.desk import assign_thread, escalate_waiting
 from server.actions.messages import send_message
 from server.actions.teams import create_team
 from server.actions.threads import start_thread, update_thread
@@ -152,15 +154,17 @@ async def test_bad_desk_requests_get_a_clear_error_and_change_nothing(
         await assign_thread(NOT_LIVE, jan, "missing", jan.id)
     note, _ = await send_message(NOT_LIVE, jan, thread.id, "internal", "n-1", Audience.STAFF)
     with pytest.raises(ActionError, match="staff note cannot be"):
-        await mark_answer(NOT_LIVE, jan, note.id)
+        await accept_answer(NOT_LIVE, jan, note.id)
     own = await Message.filter(thread_id=thread.id, author_id=weber.id).first()
     assert own is not None
-    with pytest.raises(ActionError, match="only a reply by staff"):
-        await mark_answer(NOT_LIVE, jan, own.id)
+    with pytest.raises(ActionError, match="the question itself"):
+        await accept_answer(NOT_LIVE, jan, own.id)
     with pytest.raises(NotFound):
-        await mark_answer(NOT_LIVE, weber, note.id)  # a note: as if it did not exist
+        await accept_answer(NOT_LIVE, weber, note.id)  # a note: as if it did not exist
+    with pytest.raises(ActionError, match="the question itself"):
+        await accept_answer(NOT_LIVE, weber, own.id)
     with pytest.raises(Forbidden):
-        await mark_answer(NOT_LIVE, weber, own.id)
+        await accept_answer(NOT_LIVE, tom, own.id)  # not the asker
     with pytest.raises(ActionError, match="no team"):
         await start_thread(NOT_LIVE, weber, "T", "B", "w-x", team="nope")
     with pytest.raises(Conflict):
@@ -182,9 +186,9 @@ async def test_the_official_answer_is_marked_and_unmarked_by_staff(world: dict[s
     jan = world["jan"]
     thread = await ask(world)
     reply, _ = await send_message(NOT_LIVE, jan, thread.id, "Read the **left** dial.", "j-1")
-    state = await mark_answer(NOT_LIVE, jan, reply.id)
+    state = await accept_answer(NOT_LIVE, jan, reply.id)
     assert state.message is not None and (await Thread.get(id=thread.id)).answer_id == reply.id
-    state = await mark_answer(NOT_LIVE, jan, reply.id)
+    state = await accept_answer(NOT_LIVE, jan, reply.id)
     assert state.message is None and (await Thread.get(id=thread.id)).answer_id is None
 
 

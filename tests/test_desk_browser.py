@@ -55,12 +55,12 @@ def test_a_question_reaches_two_queues_live_one_employee_answers_and_the_custome
     expect(mira.locator(".desk-tabs .count[data-filter=open]")).to_have_text(
         str(waiting_before + 1)
     )
-    box = jan.locator(f"#q-{tid} a").bounding_box()
+    box = jan.locator(f"#q-{tid} > a").bounding_box()
     assert box and box["height"] >= 44, "a queue row is big enough to tap"
 
     # At the desk the question opens beside the queue; on the phone it replaces it.
-    assert mira.locator(f"#q-{tid} a").get_attribute("target") == "desk-pane"
-    assert jan.locator(f"#q-{tid} a").get_attribute("target") is None
+    assert mira.locator(f"#q-{tid} > a").get_attribute("target") == "desk-pane"
+    assert jan.locator(f"#q-{tid} > a").get_attribute("target") is None
 
     # Jan claims it on his phone: Mira's queue says so, the customer learns only "an employee".
     open_thread(customer, tid)
@@ -78,7 +78,7 @@ def test_a_question_reaches_two_queues_live_one_employee_answers_and_the_custome
     expect(mira.locator("#toast")).to_contain_text("Jan Petersen assigned a question to you")
     expect(mira.locator("#toast a")).to_have_text(QUESTION)
     expect(mira.locator(f"#q-{tid}")).to_contain_text("Mira Yilmaz")
-    mira.locator(f"#q-{tid} a").click()  # opens beside the queue
+    mira.locator(f"#q-{tid} > a").click()  # opens beside the queue
     pane = mira.frame_locator(".desk-pane")
     expect(pane.locator("#claim")).to_contain_text("Jan Petersen is answering")
     expect(mira).to_have_url(re.compile(r"/desk"))

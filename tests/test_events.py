@@ -15,10 +15,12 @@ from starlette.testclient import TestClient
 
 from server.actions.accounts import create_user
 from server.actions.writes import record
-from server.events import EVENTS, claims, desk, messages, moderation, threads
+from server.community import HelpfulCount
+from server.events import EVENTS, claims, community, desk, ideas, messages, moderation, threads
 from server.events.frames import FORMATS, OWN, live_frames
 from server.events.registry import EventType, Registry
-from server.models import Audience, Message, Role, Thread
+from server.ideas import IdeaState
+from server.models import Audience, IdeaStatus, Message, Role, Thread
 from server.people import user_by_email
 from server.publisher import Change, Publisher
 from server.queries import message_by_client_id, thread_by_id
@@ -76,6 +78,9 @@ async def test_every_event_types_frames_carry_its_declared_shape(
         desk.ANSWERING: claim,
         desk.ANSWER: desk.AnswerState(thread.id, first),
         desk.ROUTED: desk.DeskState(thread.id, None, "", weber_and_jan["jan"].id, "Jan Petersen"),
+        community.HELPFUL: HelpfulCount(first.id, thread.id, weber.id, Audience.ALL, 3),
+        ideas.CHANGED: IdeaState(thread.id, "i-1", IdeaStatus.DECLINED, 3, "Too costly", None,
+                                 "", ("app", "billing")),
     }  # fmt: skip
     subject = subjects.get(event_type, first)
     audience = event_type.visible.audience(subject)

@@ -3,7 +3,7 @@
 - A staff reply in public answers a waiting question (open → answered, first response time);
   a customer's message after that reopens it and puts it back on the queue.
 - Staff assign a question to a team or an employee, with a note for colleagues (a staff note).
-- Staff mark a public staff reply as the official answer.
+- The asker or staff accept a reply as the answer: server/actions/community.py.
 - A question waiting longer than ESCALATE_MINUTES alerts moderators and its team's lead.
 
 Every change is an event in the thread, and staff's desks hear of it (`DeskNotice`).
@@ -35,7 +35,7 @@ from server.models import (
 )
 from server.protocol import DESK_CHANNEL, Assigned, DeskNotice, encode
 from server.publisher import Change, Publisher
-from server.queries import is_id, message_for, thread_for
+from server.queries import is_id, thread_for
 from server.terms import terms
 from server.txscript import Script, run_transaction
 
@@ -174,35 +174,6 @@ async def assign_thread(
     notify = bool(fields) and (thread.assignee_id or thread.team_id) is not None
     change = Change()
     await run_transaction(_route(change, actor, thread, fields, state, message, notify, now))
-    await publisher.publish(change)
-    return state
-
-
-def _mark(change: Change, thread: Thread, state: desk.AnswerState, now: datetime) -> Script[None]:
-    yield update(thread, ("answer_id",))
-    yield from record(change, desk.ANSWER, thread.id, state, now)
-    notify_desk(change, thread.id)
-
-
-async def mark_answer(publisher: Publisher, actor: User, message_id: object) -> desk.AnswerState:
-    """Mark a public staff reply as the thread's official answer; marking it again unmarks."""
-    msg = await message_for(actor, message_id)
-    if msg is None:
-        raise NotFound(N_("message not found"))
-    if not actor.is_staff:
-        raise Forbidden(N_("only staff can mark the official answer"))
-    if msg.audience == Audience.STAFF:
-        raise ActionError("note_not_answer", N_("a staff note cannot be the official answer"))
-    if msg.deleted_at is not None:
-        raise ActionError("deleted", N_("this message was deleted"))
-    if not msg.author.is_staff:
-        raise ActionError("not_staff_reply", N_("only a reply by staff can be the official answer"))
-    thread: Thread = msg.thread
-    unmark = thread.answer_id == msg.id
-    thread.answer_id = None if unmark else msg.id
-    state = desk.AnswerState(thread.id, None if unmark else msg)
-    change = Change()
-    await run_transaction(_mark(change, thread, state, datetime.now(UTC)))
     await publisher.publish(change)
     return state
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -17,9 +18,12 @@ from server.adapters.tortoise import insert, update
 from server.errors import ActionError, Forbidden, NotFound
 from server.events import messages, threads
 from server.i18n import N_
+from server.ideas import clean_tags
 from server.markdown import clean_body, render
 from server.models import (
     Audience,
+    Idea,
+    IdeaTag,
     Message,
     Thread,
     ThreadKind,
@@ -70,9 +74,14 @@ def _enum(kind: type[E], value: object, what: str) -> E:
 
 
 def _start(
-    change: Change, thread: Thread, first: Message, now: datetime, mentioned: list[str]
-) -> Script[None]:
+    change: Change, thread: Thread, first: Message, now: datetime, mentioned: list[str],
+    idea: Idea | None = None, tags: Sequence[str] = (),
+) -> Script[None]:  # fmt: skip
     yield insert(thread)
+    if idea is not None:  # a thread of kind idea has its Idea, however it was started
+        yield insert(idea)
+        for tag in tags:
+            yield insert(IdeaTag(idea_id=idea.id, tag=tag))
     yield from record(change, messages.CREATED, thread.id, first, now, new_message=first)
     yield from follow(thread.author_id, thread.id, now)
     if thread.space_id is not None:  # who joined the space follows what is posted in it
@@ -98,15 +107,28 @@ async def start_thread(
     visibility: object = Visibility.PUBLIC.value,
     team: object = None,
     space: object = None,
+    *,
+    tags: object = None,
+    source: str | None = None,
+    author_override: User | None = None,
 ) -> tuple[Thread, Message, bool]:
     """Open a thread with its first message; a retried start returns the first thread.
-    In a `space` (staff only) it is internal, and the space's members follow it."""
+    In a `space` (staff only) it is internal, and the space's members follow it. An idea
+    (kind `idea`, public) gets its Idea row and `tags`; staff may open one in the name of
+    `author_override`, from the message `source` (promoting it)."""
     clean = clean_title(title)
     text = clean_body(body)
     cid = clean_client_id(client_id)
     require_voice(author)
     thread_kind = _enum(ThreadKind, kind, "kind")
     vis = _enum(Visibility, visibility, "visibility")
+    is_idea = thread_kind == ThreadKind.IDEA
+    idea_tags = clean_tags(tags) if is_idea else []
+    if is_idea and (vis != Visibility.PUBLIC or space):
+        raise ActionError("invalid", N_("an idea is public: it cannot be internal or in a space"))
+    if author_override is not None and not (is_idea and author.is_staff):
+        raise Forbidden(N_("only staff can open an idea in someone else's name"))
+    actor, author = author, author_override or author
     in_space = await space_for(author, space) if space else None
     if space and in_space is None:
         raise NotFound(N_("space not found"))  # customers see no space
@@ -132,8 +154,12 @@ async def start_thread(
         thread.waiting_since = now  # on the desk's queue until staff answer
     mentioned = await checked_mentions(text, thread, Audience.ALL, author)
     html = render(text, mentioned.links)
-    await publisher.policy.admit(author, html, now)
-    held = vis == Visibility.PUBLIC and await should_hold(publisher.policy, author)
+    await publisher.policy.admit(actor, html, now)  # who writes now: limits, links
+    # Staff promoting a message let it out: only a newcomer's own thread waits for approval.
+    held = (
+        vis == Visibility.PUBLIC and actor is author
+        and await should_hold(publisher.policy, author)
+    )  # fmt: skip
     if held:  # its author and staff see it until a moderator approves its first post
         thread.hidden_at, thread.hidden_reason = now, HELD_THREAD
     first = Message(
@@ -141,8 +167,11 @@ async def start_thread(
         body=text, html=html, terms=terms(text), created_at=now, held_at=now if held else None,
     )  # fmt: skip
     first.author = author
+    idea = Idea(thread_id=thread.id, source_id=source, created_at=now, status_changed_at=now)
     change = Change()
-    await run_transaction(_start(change, thread, first, now, mentioned.ids))
+    await run_transaction(
+        _start(change, thread, first, now, mentioned.ids, idea if is_idea else None, idea_tags)
+    )
     await publisher.publish(change)
     return change.events[0].thread, first, True
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.events import claims, desk, messages, moderation, threads
+from server.events import claims, community, desk, ideas, messages, moderation, threads
 from server.events.registry import EVENTS, EVERYONE, STAFF, EventType, Rule
 
 __all__ = [
@@ -12,7 +12,9 @@ __all__ = [
     "EventType",
     "Rule",
     "claims",
+    "community",
     "desk",
+    "ideas",
     "messages",
     "moderation",
     "threads",

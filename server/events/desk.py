@@ -1,4 +1,4 @@
-"""Events of the care desk: the official answer (everyone), "an employee is answering"
+"""Events of the care desk: the accepted answer (everyone), "an employee is answering"
 (everyone, without a name), and a question's routing (team, assignee: staff only).
 """
 
@@ -8,24 +8,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server import payloads
+from server.community import first_message_id, recognition
 from server.events.claims import ClaimState, state_of
 from server.events.registry import EVENTS, EVERYONE, STAFF, EventType
-from server.models import Event, Message, Team, Thread, User
+from server.models import Event, Message, Team, Thread, ThreadKind, User, Visibility
 from server.templating import Viewpoint, render
 
-# -- the official answer -----------------------------------------------------------------------
+# -- the accepted answer ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class AnswerState:
-    """A thread's official answer: a public staff reply (None: none is marked)."""
+    """A thread's accepted answer (None: none is), with what the page needs to offer the
+    choice: who asked, whether it is a public question, and its first message (never an
+    answer). A staff reply shows as the official answer, anyone else's as the accepted one."""
 
     thread_id: str
     message: Message | None = None
+    asker_id: str = ""
+    question: bool = False
+    first_id: str | None = None
+    badge: str | None = None  # the answer's author's highest badge (server/community.py)
+
+    @property
+    def official(self) -> bool:
+        """Tell whether the answer is an employee's: the company's official answer."""
+        return self.message is not None and self.message.author.is_staff
 
 
 class AnswerEvent(payloads.Out):
-    """The official answer's message, or null when none is marked."""
+    """The accepted answer's message, or null when none is."""
 
     answer: payloads.Message | None
 
@@ -41,14 +53,18 @@ def _answer_html(state: AnswerState, view: Viewpoint) -> str:
 
 
 async def answer_of(thread: Thread) -> AnswerState:
-    """The thread's official answer now, with its author (a deleted or hidden one shows as
-    none)."""
+    """The thread's accepted answer now, with its author and their badge (a deleted, hidden
+    or held one shows as none)."""
+    question = thread.kind == ThreadKind.QUESTION and thread.visibility == Visibility.PUBLIC
+    first = await first_message_id(thread.id)
+    none = AnswerState(thread.id, None, thread.author_id, question, first)
     if thread.answer_id is None:
-        return AnswerState(thread.id)
+        return none
     msg = await Message.get_or_none(id=thread.answer_id).prefetch_related("author")
-    if msg is None or msg.deleted_at is not None or msg.hidden_at is not None:
-        return AnswerState(thread.id)
-    return AnswerState(thread.id, msg)
+    if msg is None or msg.deleted_at is not None or msg.hidden_at is not None or msg.held_at:
+        return none
+    badge = (await recognition(msg.author_id)).badge
+    return AnswerState(thread.id, msg, thread.author_id, question, first, badge)
 
 
 async def _answer_load(thread: Thread, rows: Sequence[Event]) -> list[AnswerState]:
@@ -60,8 +76,8 @@ async def _answer_load(thread: Thread, rows: Sequence[Event]) -> list[AnswerStat
 ANSWER = EVENTS.add(
     EventType(
         name="answer.changed",
-        summary="staff marked a reply as the official answer, or unmarked it; the fragment "
-        'has `id="official-answer"`',
+        summary="the asker or staff accepted a reply as the answer (a staff reply: the official "
+        'answer), or took it back; the fragment has `id="official-answer"`',
         visible=EVERYONE,
         payload=_answer_payload,
         html=_answer_html,

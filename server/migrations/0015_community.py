@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
                 ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
                 ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'idea_votes', 'app': 'models', 'unique_together': (('idea', 'user'),), 'pk_attr': 'id', 'table_description': 'A vote for an idea: at most one per person (a unique key, whatever races).'},
+            options={'table': 'idea_votes', 'app': 'models', 'unique_together': (('idea', 'user'),), 'indexes': [Index(fields=['idea_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'A vote for an idea: at most one per person (a unique key, whatever races).'},
             bases=['Model'],
         ),
     ]

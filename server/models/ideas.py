@@ -88,3 +88,4 @@ class IdeaVote(Model):
     class Meta:
         table = "idea_votes"
         unique_together = (("idea", "user"),)
+        indexes = (("idea_id", "created_at"),)  # trending: an idea's votes of the last 30 days

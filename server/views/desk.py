@@ -1,4 +1,4 @@
-"""The care desk (staff): the queue of customer questions, routing, the official answer."""
+"""The care desk (staff): the queue of customer questions, routing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server import desk
-from server.actions.desk import assign_thread, mark_answer
+from server.actions.desk import assign_thread
 from server.models import User
 from server.views.common import is_htmx, page, publisher_of, signed_in, staff_only
 from server.views.threads import viewpoint
@@ -38,13 +38,4 @@ async def assign(request: Request, user: User) -> Response:
     )  # fmt: skip
     if is_htmx(request):
         return page(request, user, "_desk_panel.html", desk=state, view=viewpoint(request, user))
-    return RedirectResponse(f"/threads/{state.thread_id}", status_code=303)
-
-
-@signed_in
-async def answer(request: Request, user: User) -> Response:
-    state = await mark_answer(publisher_of(request), user, request.path_params["message_id"])
-    if is_htmx(request):
-        view = viewpoint(request, user)
-        return page(request, user, "_answer.html", answer=state, view=view)
     return RedirectResponse(f"/threads/{state.thread_id}", status_code=303)

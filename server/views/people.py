@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from server import mentions, search
 from server.actions.mentions import read_mentions
+from server.community import recognition
 from server.errors import NotFound
 from server.i18n import N_
 from server.models import Audience, User
@@ -19,15 +20,16 @@ from server.views.common import page, signed_in
 
 @signed_in
 async def person_page(request: Request, user: User) -> Response:
-    """A person as anyone signed in may see them: name, staff badge and team, and their
-    posts the viewer may read, newest first."""
+    """A person as anyone signed in may see them: name, staff badge and team, recognition
+    for their answers, and their posts the viewer may read, newest first."""
     user_id = request.path_params["user_id"]
     person = await user_by_id(user_id) if is_id(user_id) else None
     if person is None:
         raise NotFound(N_("person not found"))
     posts = await search.search(user, parse(""), search.Filters(author=person.id))
     return page(request, user, "person.html", person=person, hits=posts[: search.PAGE],
-                handle=mentions.handle_of(person))  # fmt: skip
+                handle=mentions.handle_of(person),
+                recognition=await recognition(person.id))  # fmt: skip
 
 
 @signed_in

@@ -13,9 +13,10 @@ from server.actions.claims import Claimed, claim_thread, release_thread
 from server.actions.messages import audience_of, delete_message, edit_message, send_message
 from server.actions.reads import mark_read
 from server.actions.threads import start_thread, update_thread
+from server.community import first_message_id, helpful_counts
 from server.desk import teams as all_teams
 from server.errors import NotFound
-from server.events import claims, desk, messages, threads
+from server.events import claims, community, desk, ideas, threads
 from server.events.claims import ClaimState
 from server.i18n import N_
 from server.models import ThreadStatus, User
@@ -105,6 +106,8 @@ async def thread_page(request: Request, user: User) -> Response:
     await mark_read(publisher_of(request), user, thread)
     rows = await thread_rows(user)  # after the read mark: this thread shows no unread count
     view = viewpoint(request, user)
+    helpful = await helpful_counts(user, found)  # one query for every message shown
+    first = await first_message_id(thread.id)  # its question: no "Helpful" on it
     # The page shows each message and the header as their live events do (one fragment each).
     return page(
         request, user, "thread.html", thread=thread, seq=row.seq,
@@ -113,7 +116,8 @@ async def thread_page(request: Request, user: User) -> Response:
         answering=desk.ANSWERING.html(await claims.state_of(thread), view),
         answer=desk.ANSWER.html(await desk.answer_of(thread), view),
         desk_panel=desk.ROUTED.html(await desk.desk_state(thread), view) if user.is_staff else "",
-        messages=[messages.CREATED.html(m, view) for m in found],
+        idea_panel=await ideas.panel_for(user, thread, view),
+        messages=[community.message_html(m, view, helpful.get(m.id), first) for m in found],
         client_id=uuid.uuid4().hex, statuses=list(ThreadStatus), thread_id=thread.id,
         follow=await follow_state(user, thread.id), rows=rows, current=thread.id,
         muted=user.muted_until is not None and user.muted_until > datetime.now(UTC),

@@ -63,7 +63,12 @@
     // An article's page or editor hears of a colleague's save (staff; the server checks).
     const article = body.dataset.staff === "1" && document.querySelector("[data-article]")
       ? (list || desk ? "&" : "?") + "knowledge=1" : "";
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list + desk + article;
+    // The ideas board and the roadmap hear of every idea's new count and status.
+    const ideas = document.querySelector("[data-ideas]") ? (list || desk || article ? "&" : "?") + "ideas=1" : "";
+    // A customer profile hears of colleagues' new tags and notes (staff; the server checks).
+    const customer = body.dataset.staff === "1" && document.querySelector("[data-customer]")
+      ? (list || desk || article || ideas ? "&" : "?") + "customer=1" : "";
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + list + desk + article + ideas + customer;
   }
 
   function connect() {
@@ -225,9 +230,14 @@
     desk: (f) => document.dispatchEvent(new CustomEvent("dreiklang:desk", { detail: f })),
     assigned: onAssigned,
     alert: onAlert,
+    idea_status: onIdeaStatus,
     // Someone @mentioned this person: the Mentions badge asks for its count again.
     mentioned: () => document.body.dispatchEvent(new CustomEvent("dreiklang:mentioned")),
     article: (f) => document.body.dispatchEvent(new CustomEvent("dreiklang:article", { detail: f })),
+    // An idea's count or status changed: the board and the roadmap update it (ideas.js).
+    idea: (f) => document.body.dispatchEvent(new CustomEvent("dreiklang:idea", { detail: f })),
+    // A colleague changed a customer's tags or notes: their profile fetches it (customers.js).
+    customer: (f) => document.body.dispatchEvent(new CustomEvent("dreiklang:customer", { detail: f })),
     hello: onHello,
     subscribed: ignore,
     unsubscribed: ignore,
@@ -248,6 +258,8 @@
     "answer.changed": onFragment,
     "answering.changed": onFragment,
     "desk.changed": onFragment,
+    "idea.changed": onIdeaPanel,
+    "message.helpful": onFragment, // the count alone: the viewer's own mark stays as it is
   };
 
   function ignore() {}
@@ -260,6 +272,19 @@
     link.href = "/threads/" + encodeURIComponent(f.thread);
     link.textContent = f.title;
     toast.textContent = toast.dataset.labelAssigned.replace("{name}", f.by) + " ";
+    toast.appendChild(link);
+    toast.hidden = false;
+  }
+
+  // An idea this person voted for or follows has a new status: say so on whatever page is
+  // open, with a link (the frame carries the status in their language).
+  function onIdeaStatus(f) {
+    const toast = document.getElementById("toast");
+    if (!toast || !toast.dataset.labelIdea) return;
+    const link = document.createElement("a");
+    link.href = "/threads/" + encodeURIComponent(f.thread);
+    link.textContent = f.title;
+    toast.textContent = toast.dataset.labelIdea.replace("{status}", f.label) + " ";
     toast.appendChild(link);
     toast.hidden = false;
   }
@@ -355,6 +380,12 @@
   }
 
   // A fragment with a stable id that the page shows once (the official answer, the desk panel).
+  // An idea's panel: ideas.js first keeps this person's vote button (the fragment names nobody).
+  function onIdeaPanel(f, el) {
+    document.dispatchEvent(new CustomEvent("dreiklang:idea-panel", { detail: el }));
+    onFragment(f, el);
+  }
+
   function onFragment(f, el) {
     const old = document.getElementById(el.id);
     if (!old) return;
