@@ -27,6 +27,8 @@ SHELL_FILES = (
     "forms.js",
     "mentions.js",
     "knowledge.js",
+    "community.js",  # every thread page: accepted answers, Helpful
+    "ideas.js",  # an idea's page, the board and the roadmap
     HTMX,
     "icon.svg",
     "icons/icon-192.png",

@@ -668,12 +668,13 @@ def test_every_browser_post_route_has_a_form_or_a_json_body_in_the_csrf_tests() 
 def form_for(path: str, admin: Admin) -> tuple[str, dict[str, str]]:
     """Return the URL and a form that would succeed with a CSRF token."""
     assert path in FORMS, f"add a form for the new POST route {path!r} to tests/test_accounts.py"
-    flags = path.endswith(("/flag", "/helpful"))  # nobody flags their own post: a colleague's
+    flags = path.endswith("/flag")  # nobody flags their own post: a colleague's
     thread = admin.idea if path.startswith("/ideas/") else admin.thread
     message = admin.customer_message if path.endswith("/promote") else admin.message
     person = admin.former if path.endswith("reactivate") else admin.colleague
     person = admin.customer if path.startswith("/customers/") else person
-    message = admin.later_reply if path.endswith("/answer") else message
+    # A reply (not a thread's first message) to accept or to mark helpful: a colleague's.
+    message = admin.later_reply if path.endswith(("/answer", "/helpful")) else message
     url = (
         path.replace("{thread_id}", admin.other_thread if flags else thread)
         .replace("{message_id}", admin.other_message if flags else message)

@@ -211,10 +211,11 @@ def test_starting_a_thread_twice_with_one_client_id_stores_it_once(any_client: T
 
 
 def test_a_thread_is_read_and_patched_by_id(client: TestClient, staff: dict[str, str]) -> None:
-    thread = new_thread(client, staff, 1, kind="idea", visibility="internal")["thread"]
+    thread = new_thread(client, staff, 1, kind="discussion", visibility="internal")["thread"]
     r = client.get(f"/api/v1/threads/{thread['id']}", headers=staff)
     assert r.status_code == 200
-    assert r.json()["thread"]["kind"] == "idea" and r.json()["thread"]["visibility"] == "internal"
+    thread_json = r.json()["thread"]
+    assert thread_json["kind"] == "discussion" and thread_json["visibility"] == "internal"
     r = client.patch(
         f"/api/v1/threads/{thread['id']}",
         json={"title": "Renamed", "status": "answered"},

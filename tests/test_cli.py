@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.db import close_database, open_database
-from server.demo import PEOPLE, THREADS
+from server.demo import IDEAS, PEOPLE, THREADS
 from server.models import Role, Thread, User
 from tests.conftest import ROOT, make_settings
 
@@ -71,7 +71,8 @@ async def test_demo_prints_a_working_sign_in_for_every_role_and_loads_once(
     assert all(expected[email] == role for email, role in people.items())
     titles = await thread_titles(database_url, tmp_path)
     posts = Counter(["Smart-Meter-Rollout startet am 1. Dezember"])  # Mira's, in a space
-    assert titles == Counter(t[1] for t in THREADS) + posts
+    ideas = Counter(i[1] for i in IDEAS)  # each idea is a thread of its own
+    assert titles == Counter(t[1] for t in THREADS) + posts + ideas
 
     again = run_cli(tmp_path, database_url, "demo", "--no-serve")
     assert again.returncode == 0, again.stderr
