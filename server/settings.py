@@ -69,6 +69,12 @@ class Settings:
     )
     newcomer_hours: float = 24.0  # a customer account younger than this is a newcomer
     newcomer_max_links: int = 2  # links a newcomer may put in one message (0: none)
+    # Attachments (photos and files). "" = the local disk under DATA_DIR/files; several
+    # processes or machines share s3://bucket?endpoint=https://...&region=... instead.
+    storage_url: str = ""
+    attachment_max_mb: float = 25.0  # one file, as uploaded (a phone photo is 2-12 MB)
+    attachments_per_message: int = 10
+    attachment_daily_mb: float = 200.0  # what one person may upload a day (0: no limit)
 
     @property
     def company(self) -> str:
@@ -159,6 +165,16 @@ def load_settings(env_file: str | None = None) -> Settings:
         ),
         newcomer_max_links=at_least_zero(
             "NEWCOMER_MAX_LINKS", config("NEWCOMER_MAX_LINKS", cast=int, default=2)
+        ),
+        storage_url=config("STORAGE_URL", default=""),
+        attachment_max_mb=at_least_zero(
+            "ATTACHMENT_MAX_MB", config("ATTACHMENT_MAX_MB", cast=float, default=25.0)
+        ),
+        attachments_per_message=at_least_zero(
+            "ATTACHMENTS_PER_MESSAGE", config("ATTACHMENTS_PER_MESSAGE", cast=int, default=10)
+        ),
+        attachment_daily_mb=at_least_zero(
+            "ATTACHMENT_DAILY_MB", config("ATTACHMENT_DAILY_MB", cast=float, default=200.0)
         ),
     )
 
