@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import nh3
 
 from push.kinds import KINDS, Words
 from push.payloads import Notification
 from server.i18n import DEFAULT_LANGUAGE, gettext_for
-from server.models import Message, PushJob, ReadState, Thread, User
-from server.queries import message_count_of, messages_visible_to, unread_total, visible_to
+from server.models import AttachmentKind, Message, PushJob, ReadState, Thread, User
+from server.queries import (
+    attachments_of,
+    message_count_of,
+    messages_visible_to,
+    unread_total,
+    visible_to,
+    with_attachments,
+)
 
 UNREAD_SCAN = 100  # newest unread messages checked for the recipient's own; older ones count
 APP_NAME = "Dreiklang"  # the title of a notification that is about no thread
@@ -31,6 +39,7 @@ async def compose(job: PushJob, user: User, device_language: str = "") -> Notifi
     if thread is None or not visible_to(user, thread):
         return "not visible"
     message = None
+    image = ""
     if job.message_id is not None:
         message = await Message.get_or_none(id=job.message_id).prefetch_related("author")
         if message is None or not visible_to(user, thread, message):
@@ -49,13 +58,16 @@ async def compose(job: PushJob, user: User, device_language: str = "") -> Notifi
         url += f"#msg-{message.id}"
         # Plain text for the lock screen: strip the tags, then undo the escaping ("&amp;").
         text = html.unescape(nh3.clean(message.html, tags=set())).strip()
+        await with_attachments([message])
+        text = " ".join(filter(None, [_attached(message, _), text]))
+        image = _thumbnail(message)
         author = message.author.display_name
         if message.author.is_staff:
             author += f" ({_('staff')})"
         words = Words(_, ngettext, author, text, unread, words.status)
     badge = await unread_total(user)  # the number the thread list adds up
     return Notification(
-        kind.name, thread.title, kind.body(words), url, f"thread-{thread.id}", badge
+        kind.name, thread.title, kind.body(words), url, f"thread-{thread.id}", badge, image
     )
 
 
@@ -70,3 +82,22 @@ async def _unread_from_others(user: User, thread: Thread, unread: int) -> int:
     )
     own = sum(1 for row in newest if row["author_id"] == user.id)
     return max(1, unread - own)
+
+
+def _attached(message: Message, _: Callable[[str], str]) -> str:
+    """Say what a message carries ("📷 Photo", "📎 invoice.pdf"), before its caption."""
+    attached = attachments_of(message)
+    if not attached:
+        return ""
+    if any(a.kind == AttachmentKind.IMAGE for a in attached):
+        return "📷 " + _("Photo")
+    return "📎 " + attached[0].name
+
+
+def _thumbnail(message: Message) -> str:
+    """The first photo's thumbnail, for platforms that show an image in a notification; it is
+    served like the thread's (to whoever may see the message, which the recipient may)."""
+    for a in attachments_of(message):
+        if a.kind == AttachmentKind.IMAGE:
+            return f"/files/{a.id}/thumb"
+    return ""

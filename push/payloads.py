@@ -20,6 +20,7 @@ class Notification:
     url: str
     tag: str  # one notification per thread: later pushes replace earlier ones
     badge: int  # unread total for the app icon
+    image: str = ""  # a photo's thumbnail ("/files/{id}/thumb"), where the platform shows one
 
     def encode(self, body_chars: int = BODY_MAX_CHARS) -> bytes:
         """Serialize, shortening the text until it fits the size budget."""
@@ -32,6 +33,8 @@ class Notification:
                 "tag": self.tag,
                 "badge": self.badge,
             }
+            if self.image:
+                data["image"] = self.image
             raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
             if len(raw) <= PAYLOAD_MAX_BYTES:
                 return raw

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from asgi_csrf import asgi_csrf
 from brotli_asgi import BrotliMiddleware
 from starlette.applications import Starlette
@@ -20,6 +22,7 @@ from starlette.types import Message, Scope, Send
 
 from push import api as push
 from server import templating
+from server.actions.attachments import sweep
 from server.actions.desk import escalate_waiting
 from server.adapters import asgi_csrf as csrf_adapter
 from server.adapters.uvicorn import RAW_SEND_KEY
@@ -33,10 +36,15 @@ from server.publisher import Publisher
 from server.ratelimit import LoginLimiter, PostLimiter
 from server.routes import routes
 from server.settings import Settings, load_settings
+from server.storage import Storage, open_storage
 from server.views.common import error_page, json_error
 
 SESSION_COOKIE = "dreiklang_session"
 MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40 KB of UTF-8
+# The one route whose body is a file: its limit is ATTACHMENT_MAX_MB, counted as it is read.
+UPLOAD_PATH = re.compile(r"/api/v1/threads/[^/]+/attachments")
+IMAGES_AT_ONCE = 2  # photos re-encoded at the same time: the rest wait, chat keeps a CPU
+SWEEP_SECONDS = 3600  # unsent uploads older than a day are deleted within the hour
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,18 @@ async def watch_waiting(publisher: Publisher, settings: Settings) -> None:
             log.exception("escalating waiting questions failed")
 
 
+async def sweep_orphans(storage: Storage) -> None:
+    """Delete uploads never sent (server/actions/attachments.py), now and every hour."""
+    while True:
+        try:
+            swept = await sweep(storage)
+            if swept:
+                log.info("swept %d unsent uploads", swept)
+        except Exception:  # a database or storage outage: try again next hour
+            log.exception("sweeping unsent uploads failed")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
 def create_app(settings: Settings | None = None) -> Dreiklang:
     """Build the ASGI app for these settings (default: from the environment)."""
     settings = settings or load_settings()
@@ -89,6 +109,9 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
             settings.broker_url, settings.company
         )  # a bad BROKER_URL fails before opening anything
         templating.warm()
+        storage = open_storage(settings)  # a bad STORAGE_URL fails before opening anything
+        app.state.storage = storage
+        app.state.image_limiter = anyio.CapacityLimiter(IMAGES_AT_ONCE)
         await open_database(settings)
         try:
             await fanout.broker.start()
@@ -97,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
             with contextlib.suppress(Exception):
                 await fanout.broker.stop()
             await close_database()
+            await storage.close()
             raise
         app.state.fanout = fanout
         await fanout.start()
@@ -110,17 +134,20 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
             policy=policy_of(settings, PostLimiter.from_settings(settings)),
         )
         watch = asyncio.create_task(watch_waiting(app.state.publisher, settings))
+        sweeper = asyncio.create_task(sweep_orphans(storage))
         try:
             yield
         finally:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+            for task in (watch, sweeper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if worker is not None:
                 await worker.stop()
             await fanout.stop()
             await fanout.broker.stop()
             await close_database()
+            await storage.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):
@@ -154,7 +181,14 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         debug=settings.debug,
         routes=routes(),
         middleware=[
-            Middleware(BrotliMiddleware, minimum_size=500, gzip_fallback=True),
+            # Files are served as stored: photos are compressed already, and a compressed
+            # body would break byte ranges.
+            Middleware(
+                BrotliMiddleware,
+                minimum_size=500,
+                gzip_fallback=True,
+                excluded_handlers=[r"^/files/"],
+            ),  # fmt: skip
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
@@ -227,7 +261,11 @@ class Dreiklang:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             scope[RAW_SEND_KEY] = send
-        elif scope["type"] == "http" and declared_length(scope) > MAX_BODY_BYTES:
+        elif (
+            scope["type"] == "http"
+            and declared_length(scope) > MAX_BODY_BYTES
+            and not UPLOAD_PATH.fullmatch(scope.get("path", ""))
+        ):
             # Refuse before anything reads the body: the CSRF check reads a form's body first.
             # (Starlette's limit would answer too, but only in plain text.)
             scope["app"] = self.app  # what Starlette would set, for the error page's template

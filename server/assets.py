@@ -15,6 +15,8 @@ from starlette.types import Scope
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 HASHED_MAX_AGE_SECONDS = 365 * 24 * 3600  # a hashed URL never changes its content
 HTMX = "vendor/htmx-2.0.11.min.js"
+PHOTOSWIPE = "vendor/photoswipe-5.4.4.esm.min.js"
+PHOTOSWIPE_CSS = "vendor/photoswipe-5.4.4.css"
 
 # The app shell: what the service worker precaches so the app opens without a network.
 SHELL_FILES = (
@@ -29,6 +31,10 @@ SHELL_FILES = (
     "knowledge.js",
     "community.js",  # every thread page: accepted answers, Helpful
     "ideas.js",  # an idea's page, the board and the roadmap
+    "attach.js",  # the composer's photos and files
+    "viewer.js",  # the full-screen photo viewer, and what it loads on the first tap:
+    PHOTOSWIPE,
+    PHOTOSWIPE_CSS,
     HTMX,
     "icon.svg",
     "icons/icon-192.png",

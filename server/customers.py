@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise.expressions import Subquery
 
+from server.files import own_attachments
 from server.mentions import mentions_of
 from server.models import (
     Audience,
@@ -172,6 +173,7 @@ async def export_of(user: User) -> dict[str, Any]:
     votes.sort(key=lambda v: (v.created_at, v.id))
     helpful = await Helpful.filter(user_id=user.id).order_by("created_at", "id")
     mentions = await mentions_of(user, limit=10_000)
+    files = await own_attachments(user)
     return {
         "profile": {
             "id": user.id, "name": user.display_name, "email": user.email,
@@ -185,6 +187,12 @@ async def export_of(user: User) -> dict[str, Any]:
             for t in threads
         ],
         "messages": [_message(m) for m in own_messages],
+        "attachments": [
+            {"id": a.id, "message": a.message_id, "name": a.name, "size": a.size,
+             "content_type": a.content_type, "url": f"/files/{a.id}",
+             "created_at": _time(a.created_at)}
+            for a in files
+        ],
         "ideas": [
             {"id": i.id, "thread": i.thread_id, "title": i.thread.title, "status": i.status.value,
              "votes": i.votes, "created_at": _time(i.created_at)}

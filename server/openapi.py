@@ -25,6 +25,8 @@ ERROR_TEXTS = {
     404: "Not found, or not visible to you",
     409: "A client_id used for another thread",
     413: "The request body is over 256 KiB (code too_large)",
+    415: "Not a type the server takes",
+    503: "Unavailable for a moment: try again",
     429: "Too many attempts: wait a minute",
 }
 DESCRIPTION = (
@@ -68,7 +70,7 @@ def build(routes: list[BaseRoute]) -> dict[str, Any]:
             described: dict[str, Any] = {
                 "name": param.name,
                 "in": param.where,
-                "required": param.where == "path",
+                "required": param.where == "path" or param.required,
                 "schema": param.schema,
             }
             if param.description:
@@ -85,6 +87,12 @@ def build(routes: list[BaseRoute]) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": REF.format(name=op.body.__name__)}}
                 },
             }
+        if op.raw_body:
+            spec["requestBody"] = {
+                "required": True,
+                "description": op.raw_body,
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            }
         for status, shape in op.responses.items():
             if shape is None:
                 spec["responses"][str(status)] = {"description": "Done, nothing to say"}
@@ -100,7 +108,8 @@ def build(routes: list[BaseRoute]) -> dict[str, Any]:
                     for link in op.links
                 }
         for status in op.errors:
-            spec["responses"][str(status)] = _content(payloads.Error, ERROR_TEXTS[status])
+            text = op.error_texts.get(status) or ERROR_TEXTS[status]
+            spec["responses"][str(status)] = _content(payloads.Error, text)
         item[method] = spec
     _, components = msgspec.json.schema_components(
         sorted(shapes, key=lambda s: s.__name__), ref_template=REF

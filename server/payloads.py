@@ -19,6 +19,7 @@ from server.auth import TOKEN_DAYS_MAX
 from server.errors import ActionError
 from server.i18n import N_
 from server.markdown import BODY_MAX_CHARS
+from server.queries import attachments_of
 
 ID_MAX_CHARS = 16  # the models' id columns
 CLIENT_ID_MAX_CHARS = 64
@@ -87,6 +88,7 @@ class In(msgspec.Struct):
         "visibility": "invalid_visibility",
         "status": "invalid_status",
         "audience": "invalid_audience",
+        "attachments": "invalid_attachments",
     }
 
 
@@ -153,6 +155,21 @@ class Me(Out):
     email: str
 
 
+class Attachment(Out):
+    """A photo or file of a message (or uploaded for one)."""
+
+    id: str
+    kind: Annotated[str, one_of("image", "file")]
+    name: str
+    size: Annotated[int, msgspec.Meta(description="bytes, as served")]
+    content_type: str
+    width: int | None
+    height: int | None
+    placeholder: Annotated[str, msgspec.Meta(description="a tiny blurred data: URL (images)")]
+    url: str
+    thumb_url: Annotated[str | None, msgspec.Meta(description="images only")]
+
+
 class Message(Out):
     id: Id
     thread: Id
@@ -171,6 +188,9 @@ class Message(Out):
     held: Annotated[
         bool, msgspec.Meta(description="waiting for a moderator: only its author and staff see it")
     ] = False
+    attachments: Annotated[
+        list[Attachment], msgspec.Meta(description="in display order; none once deleted or hidden")
+    ] = []
 
 
 class ThreadData(Out):
@@ -244,10 +264,32 @@ class ThreadChange(In):
     status: Status | None = None
 
 
+AttachmentIds = Annotated[
+    list[str],
+    msgspec.Meta(
+        extra_json_schema={
+            "maxItems": 100,
+            "description": "ids of your uploads for this thread, in display order (at most "
+            "ATTACHMENTS_PER_MESSAGE); with attachments the body may be empty",
+        }
+    ),
+]
+Caption = Annotated[
+    str,
+    msgspec.Meta(
+        extra_json_schema={
+            "maxLength": BODY_MAX_CHARS,
+            "description": "Markdown; may be empty when the message has attachments",
+        }
+    ),
+]
+
+
 class NewMessage(In):
-    body: Body
+    body: Caption
     client_id: ClientId
     audience: Audience = "all"
+    attachments: AttachmentIds = []
 
 
 class MessageChange(In):
@@ -292,6 +334,10 @@ class MessageOne(Out):
     message: Message
 
 
+class AttachmentOne(Out):
+    attachment: Attachment
+
+
 # -- from the models -------------------------------------------------------------------------
 
 
@@ -301,6 +347,17 @@ def author_of(user: models.User) -> Author:
 
 def me_of(user: models.User) -> Me:
     return Me(user.id, user.display_name, user.is_staff, user.team, user.role.value, user.email)
+
+
+def attachment_of(att: models.Attachment) -> Attachment:
+    """Describe an attachment for the API and JSON frames."""
+    image = att.kind == models.AttachmentKind.IMAGE
+    return Attachment(
+        id=att.id, kind=att.kind.value, name=att.name, size=att.size,
+        content_type=att.content_type, width=att.width, height=att.height,
+        placeholder=att.placeholder, url=f"/files/{att.id}",
+        thumb_url=f"/files/{att.id}/thumb" if image else None,
+    )  # fmt: skip
 
 
 def message_of(msg: models.Message) -> Message:
@@ -322,6 +379,7 @@ def message_of(msg: models.Message) -> Message:
         hidden=hidden and not deleted,
         hidden_reason=msg.hidden_reason if hidden and not deleted else "",
         held=msg.held_at is not None,
+        attachments=[] if gone else [attachment_of(a) for a in attachments_of(msg)],
     )
 
 

@@ -22,6 +22,7 @@ class Policy:
     newcomer_hours: float = 24.0  # NEWCOMER_HOURS: a customer account younger is a newcomer
     newcomer_max_links: int = 2  # NEWCOMER_MAX_LINKS per message
     posting: PostLimiter | None = None  # POSTS_PER_MINUTE; None: no limit (CLI, demo data)
+    attachments_per_message: int = 10  # ATTACHMENTS_PER_MESSAGE
 
     def is_newcomer(self, user: User, now: datetime) -> bool:
         """Tell whether a customer's account is young enough for the newcomer rules."""
@@ -82,4 +83,5 @@ def policy_of(settings: Settings, posting: PostLimiter | None = None) -> Policy:
         newcomer_hours=settings.newcomer_hours,
         newcomer_max_links=settings.newcomer_max_links,
         posting=posting,
+        attachments_per_message=settings.attachments_per_message,
     )

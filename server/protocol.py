@@ -35,8 +35,9 @@ class Unsubscribe(ClientFrame, tag="unsubscribe"):
 class Send(ClientFrame, tag="send"):
     thread: str
     client_id: str
-    body: str
+    body: str  # may be "" when the message has attachments
     audience: str = "all"
+    attachments: list[str] = []  # ids of one's uploads for the thread, in display order
 
 
 class Edit(ClientFrame, tag="edit"):

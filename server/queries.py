@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeGuard
@@ -12,6 +14,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from server.models import (
+    Attachment,
     Audience,
     Event,
     Follow,
@@ -102,7 +105,29 @@ async def message_for(user: User, message_id: object) -> Message | None:
         msg.audience == Audience.STAFF or (msg.held_at is not None and msg.author_id != user.id)
     ):
         return None
+    await with_attachments([msg])
     return msg
+
+
+ATTACHED = "attachment_list"  # where a loaded message keeps its attachments (the templates too)
+
+
+async def with_attachments(messages: Sequence[Message]) -> None:
+    """Load the attachments of these messages, in order, in one query (attachments_of)."""
+    if not messages:
+        return
+    found: defaultdict[str, list[Attachment]] = defaultdict(list)
+    rows = Attachment.filter(message_id__in=[m.id for m in messages]).order_by("position")
+    for row in await rows:
+        found[str(row.message_id)].append(row)
+    for msg in messages:
+        setattr(msg, ATTACHED, found.get(msg.id, []))
+
+
+def attachments_of(msg: Message) -> list[Attachment]:
+    """Return a message's attachments as with_attachments loaded them (none if not loaded)."""
+    loaded: list[Attachment] = getattr(msg, ATTACHED, [])
+    return loaded
 
 
 def seq_of(thread: Thread, user: User) -> int:
@@ -127,6 +152,7 @@ async def latest_messages(
         query = query.filter(created_at__lt=before)
     rows = await query.order_by("-created_at", "-id").limit(limit).prefetch_related("author")
     rows.reverse()
+    await with_attachments(rows)
     return rows
 
 
@@ -289,9 +315,12 @@ async def page_threads(
 
 async def message_by_client_id(author: User, client_id: str) -> Message | None:
     """Return the message an author sent under a client_id (a retried send), with author."""
-    return await Message.get_or_none(author_id=author.id, client_id=client_id).prefetch_related(
+    found = await Message.get_or_none(author_id=author.id, client_id=client_id).prefetch_related(
         "author"
     )
+    if found is not None:
+        await with_attachments([found])
+    return found
 
 
 async def posts_let_out(author: User, up_to: int) -> int:
@@ -315,7 +344,9 @@ async def messages_page(
     query = messages_visible_to(user, thread)
     if before is not None:
         query = query.filter(seq__lt=before.seq)
-    return await query.order_by("-seq").limit(limit).prefetch_related("author")
+    rows = await query.order_by("-seq").limit(limit).prefetch_related("author")
+    await with_attachments(rows)
+    return rows
 
 
 async def database_answers() -> None:

@@ -16,6 +16,7 @@ from server.views import (
     community,
     customers,
     desk,
+    files,
     health,
     idea_admin,
     ideas,
@@ -165,5 +166,14 @@ def routes() -> list[BaseRoute]:
         url("/api/v1/threads/{thread_id}/messages", GET=api.list_messages, POST=api.post_message),
         url("/api/v1/threads/{thread_id}/claim", POST=api.post_claim, DELETE=api.remove_claim),
         url("/api/v1/messages/{message_id}", PATCH=api.patch_message, DELETE=api.remove_message),
+        # attachments: the raw file as the body (not multipart), so its own body limit
+        Route(
+            "/api/v1/threads/{thread_id}/attachments",
+            files.upload_attachment,
+            methods=["POST"],
+            max_body_size=files.UPLOAD_ROUTE_MAX_BYTES,
+        ),
+        url("/files/{attachment_id}", GET=files.serve_file),
+        url("/files/{attachment_id}/thumb", GET=files.serve_thumb),
         Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]

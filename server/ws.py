@@ -213,7 +213,7 @@ class Connection(SocketWriter):
     async def send(self, frame: protocol.Send) -> None:
         msg, created = await send_message(
             self.publisher, self.user, frame.thread, frame.body, frame.client_id,
-            audience_of(frame.audience),
+            audience_of(frame.audience), frame.attachments,
         )  # fmt: skip
         self.reply(
             protocol.Ack(id=msg.id, thread=msg.thread_id, client_id=msg.client_id,

@@ -211,6 +211,8 @@ MATRIX = [
         body={"body": "sneaked in", "client_id": "sneak-2"},
     ),  # fmt: skip
     Case("POST", "/api/v1/threads/{thread_id}/claim", api=True, body={}),
+    # An upload's body is a file; the visibility check comes before anything reads it.
+    Case("POST", "/api/v1/threads/{thread_id}/attachments", api=True, body={}),
     Case("DELETE", "/api/v1/threads/{thread_id}/claim", api=True),
     Case("PATCH", "/api/v1/messages/{message_id}", api=True, body={"body": "pwned"}),
     Case("DELETE", "/api/v1/messages/{message_id}", api=True),

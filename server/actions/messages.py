@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
 from push.api import REPLY
+from server.actions.attachments import (
+    AttachmentNotFound,
+    attach,
+    attached_to,
+    clean_attachment_ids,
+)
 from server.actions.claims import end_on_reply
 from server.actions.desk import after_message
 from server.actions.mentions import checked_mentions, record_mentions
@@ -24,7 +30,7 @@ from server.markdown import clean_body, render
 from server.models import Audience, Message, ThreadStatus, User, new_id
 from server.payloads import CLIENT_ID_MAX_CHARS
 from server.publisher import Change, Publisher
-from server.queries import is_id, message_by_client_id, message_for, thread_for
+from server.queries import ATTACHED, is_id, message_by_client_id, message_for, thread_for
 from server.terms import terms
 from server.txscript import Script, run_transaction
 
@@ -60,10 +66,11 @@ def audience_of(value: object) -> Audience:
 
 def _send(
     change: Change, author: User, message: Message, viewers: set[str], now: datetime,
-    mentioned: Collection[str] = (),
+    mentioned: Collection[str] = (), attachments: Sequence[str] = (),
 ) -> Script[bool | None]:  # fmt: skip
-    """Store a new message with its event, the author's follow, a push intent and the
-    author's read mark; None if the author may not write in the thread (nothing written)."""
+    """Store a new message with its attachments, event, the author's follow, a push intent
+    and the author's read mark; None if the author may not write in the thread (nothing
+    written)."""
     recorded = yield from record(
         change, messages.CREATED, message.thread_id, message, now,
         new_message=message, writer_is_staff=author.is_staff, writer_id=author.id,
@@ -71,6 +78,8 @@ def _send(
     )  # fmt: skip
     if recorded is None:
         return None
+    if not (yield from attach(message, attachments, now)):
+        raise AttachmentNotFound()  # rolls the whole send back
     yield from follow(author.id, message.thread_id, now)
     yield from record_mentions(change, message, mentioned, now)
     if message.held_at is not None:  # nobody hears of it but moderators, until approved
@@ -93,12 +102,16 @@ async def send_message(
     body: object,
     client_id: object,
     audience: Audience = Audience.ALL,
+    attachments: object = (),
 ) -> tuple[Message, bool]:
-    """Store a message once per (author, client_id); return it and whether it is new."""
+    """Store a message once per (author, client_id) with its attachments (ids of the author's
+    uploads for the thread, in order); return it and whether it is new."""
     if not is_id(thread_id):
         raise NotFound()
     cid = clean_client_id(client_id)
-    text = clean_body(body)
+    files = clean_attachment_ids(attachments, publisher.policy.attachments_per_message)
+    # A photo may go without a caption.
+    text = "" if files and _blank(body) else clean_body(body)
     require_voice(author)
     if audience == Audience.STAFF and not author.is_staff:
         if await thread_for(author, thread_id) is None:
@@ -128,7 +141,9 @@ async def send_message(
     try:
         # One transaction, one script: the visibility check rides on the thread's UPDATE.
         sent = await run_transaction(
-            _send(change, author, message, publisher.viewers(thread_id), now, mentioned.ids)
+            _send(
+                change, author, message, publisher.viewers(thread_id), now, mentioned.ids, files
+            )  # fmt: skip
         )
     except IntegrityError:
         # A retry: the (author, client_id) constraint refused a second copy, the whole
@@ -150,8 +165,15 @@ async def send_message(
         if thread.locked_at is not None and thread.status != ThreadStatus.CLOSED:
             raise Forbidden(N_("a moderator locked this thread: no new replies"))
         raise Forbidden(N_("this thread is closed"))
+    # The live frame renders this very object: it carries its attachments.
+    setattr(message, ATTACHED, await attached_to(message) if files else [])
     await publisher.publish(change)
     return message, True
+
+
+def _blank(body: object) -> bool:
+    """Tell whether a caption is missing (a form without the field) or only white space."""
+    return body is None or (isinstance(body, str) and not body.strip())
 
 
 async def _own_message(actor: User, message_id: object) -> Message:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from server import payloads
 from server.events.registry import EVENTS, EventType, Rule
 from server.models import Audience, Event, Message, Thread
+from server.queries import with_attachments
 from server.templating import Viewpoint, render
 
 
@@ -32,9 +33,12 @@ def refs(msg: Message) -> dict[str, str]:
 
 
 async def load(thread: Thread, rows: Sequence[Event]) -> list[Message | None]:
-    """Load the messages of stored events, with their authors, as they are now."""
+    """Load the messages of stored events, with their authors and attachments, as they are
+    now."""
     ids = list({row.message_id for row in rows if row.message_id is not None})
-    found = {m.id: m for m in await Message.filter(id__in=ids).prefetch_related("author")}
+    messages = await Message.filter(id__in=ids).prefetch_related("author")
+    await with_attachments(messages)
+    found = {m.id: m for m in messages}
     return [found.get(row.message_id or "") for row in rows]
 
 

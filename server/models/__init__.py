@@ -5,6 +5,12 @@ into this namespace; code imports them from `server.models` alone."""
 
 from __future__ import annotations
 
+from server.models.attachments import (
+    ATTACHMENT_ID_CHARS,
+    Attachment,
+    AttachmentKind,
+    new_attachment_id,
+)
 from server.models.community import Helpful
 from server.models.customers import CustomerNote, CustomerTag
 from server.models.ideas import Idea, IdeaStatus, IdeaTag, IdeaVote
@@ -36,6 +42,10 @@ from server.models.threads import (
 )
 
 __all__ = [
+    "ATTACHMENT_ID_CHARS",
+    "Attachment",
+    "AttachmentKind",
+    "new_attachment_id",
     "IdeaVote",
     "IdeaTag",
     "IdeaStatus",

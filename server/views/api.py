@@ -271,7 +271,7 @@ async def post_message(call: Call) -> Response:
     body: p.NewMessage = call.body
     msg, created = await send_message(
         publisher_of(call.request), call.user, call.path("thread_id"), body.body,
-        body.client_id, audience_of(body.audience),
+        body.client_id, audience_of(body.audience), body.attachments,
     )  # fmt: skip
     return json(p.MessageOne(p.message_of(msg)), 201 if created else 200)
 

@@ -30,9 +30,10 @@ class Param:
     """A path or query parameter."""
 
     name: str
-    where: str  # "path" | "query"
+    where: str  # "path" | "query" | "header"
     schema: dict[str, Any]
     description: str = ""
+    required: bool = False  # path parameters always are
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Operation:
     public: bool = False  # callable without signing in
     errors: tuple[int, ...] = (400, 401, 404)
     links: tuple[Link, ...] = ()
+    raw_body: str = ""  # the body is a file as is (not JSON): what it is, for the document
+    error_texts: dict[int, str] = field(default_factory=dict)  # where a status means more
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from server.errors import ActionError, NotFound
 from server.i18n import N_
 from server.models import AuditAction, FlagReason, ReviewState, User
 from server.people import user_by_id
+from server.queries import with_attachments
 from server.views.common import is_htmx, page, publisher_of, signed_in
 from server.views.threads import viewpoint
 
@@ -94,6 +95,7 @@ async def hidden_source(request: Request, user: User) -> Response:
     msg = await reviews.hidden_text(user, request.path_params["message_id"])
     if msg is None:
         raise NotFound(N_("message not found"))
+    await with_attachments([msg])
     return page(request, user, "_hidden_text.html", m=msg)
 
 

@@ -136,7 +136,7 @@ async def post_message(request: Request, user: User) -> Response:
     form = await request.form()
     msg, _ = await send_message(
         publisher_of(request), user, request.path_params["thread_id"], form.get("body"),
-        form.get("client_id"), audience_of(form.get("audience")),
+        form.get("client_id"), audience_of(form.get("audience")), form.getlist("attachments"),
     )  # fmt: skip
     return _message_answer(request, user, msg, f"/threads/{msg.thread_id}#msg-{msg.id}")
 
