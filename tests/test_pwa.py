@@ -55,7 +55,10 @@ from tests.test_browser import (
 ADMIN = "admin@nordlicht.example"
 IMMUTABLE = "public, max-age=31536000, immutable"
 SAVED_COPY = "Offline — showing a saved copy"
-COLD_LOAD_MAX_BYTES = 60_000
+# 60 kB until issue 15; photos and files added ~8 kB compressed (attachment rendering and
+# upload queue in app.js and outbox.js, the viewer's 1.7 kB loader). The composer's attach.js
+# and PhotoSwipe itself load only when used.
+COLD_LOAD_MAX_BYTES = 70_000
 WARM_LOAD_MAX_BYTES = 10_000
 
 # -- what the page can tell about the app's storage -------------------------------------------

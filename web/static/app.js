@@ -1,7 +1,8 @@
 // Dreiklang live client: one WebSocket, resume by sequence, pending sends, unread badges.
 // Protocol: docs/protocol.md. htmx handles forms and fragments; this file handles live frames.
-// Messages written offline wait in the device's outbox (outbox.js) until the server acks them;
-// counter.js refuses a text over the limit.
+// Messages written offline wait in the device's outbox (outbox.js) until the server acks them,
+// with their photos and files (attach.js fills the composer's tray); counter.js refuses a text
+// over the limit.
 /* global Outbox, LengthLimit */
 (() => {
   "use strict";
@@ -31,7 +32,7 @@
     attempts: 0,
     timer: null,
     seq: threadEl ? Number(threadEl.dataset.seq) : 0,
-    outbox: new Map(), // client_id -> {body, el, thread, audience}: this page's unconfirmed messages
+    outbox: new Map(), // client_id -> {body, el, thread, audience, files}: this page's unconfirmed messages
     done: new Set(), // client_ids acknowledged or refused: never sent again from this page
     waiting: null, // {clientId, resolve}: the outbox item sent, whose answer the pump awaits
     pumping: false,
@@ -45,6 +46,9 @@
     readTimer: null,
     opened: false, // the socket was open before: frames may have been missed since
     leaving: false, // this page is signing out: its socket closing (4401) is expected
+    adding: Promise.resolve(), // messages enter the outbox one after another, in the order sent
+    uploadRetry: null, // the timer that tries the outbox's uploads again
+    uploadBackoff: 0,
   };
   const logout = document.getElementById("logout");
   if (logout) logout.addEventListener("submit", () => (state.leaving = true));
@@ -335,6 +339,7 @@
   function place(el) {
     const old = document.getElementById(el.id);
     if (old) {
+      releasePreviews(old); // a message acked before its event still showed the device's copies
       old.replaceWith(el);
     } else {
       // What this device still has to send comes after everything stored: keep it last.
@@ -421,7 +426,10 @@
     const editing = document.querySelector("#" + CSS.escape(el.id) + ".editing");
     if (!editing) place(el);
     const pending = document.querySelector('[data-pending="' + CSS.escape(f.client_id || "") + '"]');
-    if (pending) pending.remove();
+    if (pending) {
+      releasePreviews(pending);
+      pending.remove();
+    }
     if (f.name === "message.created") {
       if (state.typingUser && el.dataset.author === state.typingUser) stopTyping();
       state.outbox.delete(f.client_id);
@@ -460,7 +468,7 @@
     const item = f.client_id && state.outbox.get(f.client_id);
     if (item) {
       state.outbox.delete(f.client_id);
-      showFailed(item.el, f.client_id, item.body, f.message);
+      showFailed(item.el, f.client_id, item.body, f.message, item.files);
       return;
     }
     const slot = document.getElementById("form-error");
@@ -596,7 +604,7 @@
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  function pendingElement(clientId, text) {
+  function pendingElement(clientId, text, files) {
     const li = document.createElement("li");
     li.className = "msg pending";
     li.dataset.pending = clientId;
@@ -616,12 +624,73 @@
     b.style.whiteSpace = "pre-wrap";
     b.textContent = text;
     li.append(meta, b);
+    if (files && files.length) li.append(pendingFiles(files));
     return li;
+  }
+
+  // A message's photos and files before the server has them: the device's own copies, each
+  // with a progress bar for its upload (the stored message brings the server's thumbnails).
+  function pendingFiles(files) {
+    const list = document.createElement("ul");
+    list.className = "attachments pending-attachments";
+    for (const f of files) {
+      const li = document.createElement("li");
+      li.dataset.file = f.client_id;
+      const image = /^image\/(jpeg|png|webp|gif|avif)$/.test(f.type) && f.blob;
+      li.className = "att " + (image ? "att-image" : "att-file");
+      if (image) {
+        const img = document.createElement("img");
+        img.src = f.preview || URL.createObjectURL(f.blob);
+        img.alt = f.name;
+        li.append(img);
+      } else {
+        const icon = document.createElement("span");
+        icon.className = "att-icon";
+        icon.setAttribute("aria-hidden", "true");
+        icon.innerHTML = FILE_ICON;
+        const name = document.createElement("span");
+        name.className = "att-name";
+        name.textContent = f.name;
+        const size = document.createElement("span");
+        size.className = "att-size";
+        size.textContent = fileSize(f.size);
+        li.append(icon, name, size);
+      }
+      const bar = document.createElement("progress");
+      bar.max = 1;
+      bar.value = f.id ? 1 : 0;
+      bar.hidden = Boolean(f.id);
+      bar.setAttribute("aria-label", f.name);
+      li.append(bar);
+      list.append(li);
+    }
+    return list;
+  }
+
+  // A drawn icon, not an emoji: not every phone (or the test machine) has an emoji font.
+  const FILE_ICON = '<svg aria-hidden="true" width="24" height="24" viewBox="0 0 24 24"><path d="M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z M14 2v6h6" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>';
+  window.dreiklangFileIcon = FILE_ICON; // attach.js draws the tray's files with it
+
+  // 1.2 MB, 1,2 MB, 340 kB: the device's language formats the number and the unit.
+  function fileSize(bytes) {
+    const [value, unit] = bytes >= 1e6 ? [bytes / 1e6, "megabyte"] : [Math.max(1, bytes / 1e3), "kilobyte"];
+    try {
+      return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: "unit", unit, maximumFractionDigits: 1 }).format(value);
+    } catch (e) {
+      return Math.round(value) + (unit === "megabyte" ? " MB" : " kB");
+    }
+  }
+  window.dreiklangFileSize = fileSize; // the tray (attach.js) shows the same sizes
+
+  // The device's copies shown meanwhile are let go once the message is stored or discarded.
+  function releasePreviews(el) {
+    for (const img of el.querySelectorAll("img[src^='blob:']")) URL.revokeObjectURL(img.src);
   }
 
   function sendMessage(item) {
     const frame = { type: "send", thread: item.thread, client_id: item.client_id, body: item.body };
     if (item.audience && item.audience !== "all") frame.audience = item.audience;
+    if (item.files && item.files.length) frame.attachments = item.files.map((f) => f.id);
     return send(frame);
   }
 
@@ -649,7 +718,7 @@
     const items = ((await stored(() => Outbox.all())) || []).slice();
     const kept = new Set(items.map((i) => i.client_id));
     for (const [clientId, m] of state.outbox) {
-      if (!kept.has(clientId)) items.push({ client_id: clientId, ...m, el: undefined, state: "waiting" });
+      if (!kept.has(clientId)) items.push({ client_id: clientId, ...m, el: undefined, state: "waiting", unkept: true });
     }
     return items.filter((i) => i.state !== "failed" && !state.done.has(i.client_id));
   }
@@ -657,6 +726,7 @@
   // Send the outbox one message at a time, each after the answer to the one before, so the
   // server stores them in the order they were written, whatever happens to the socket between.
   async function flushOutbox() {
+    showWorkerRefusals();
     if (state.pumping) {
       state.pumpAgain = true;
       return;
@@ -681,6 +751,15 @@
       for (const el of document.querySelectorAll(".msg.pending:not(.failed) .state")) {
         el.textContent = threadEl.dataset.labelSending;
       }
+      // Its files first: the message goes once every one of them is stored.
+      const files = await deliverFiles(item);
+      if (files === "retry") {
+        retryUploadsLater();
+        return;
+      }
+      if (files === "failed") continue;
+      state.uploadBackoff = 0;
+      if (state.ws !== ws) return; // the socket went while uploading: the next one sends it
       const result = await new Promise((resolve) => {
         state.waiting = { clientId: item.client_id, resolve };
         if (state.ws !== ws || !sendMessage(item)) settle(item.client_id, "retry");
@@ -691,12 +770,86 @@
     }
   }
 
+  // Upload the files of an outbox item the server does not have yet: "ok" (all stored, their
+  // ids kept in the item so no later flush uploads them again), "failed" (the server refused
+  // one: the item fails visibly, with the server's reason), or "retry" (no network, or the
+  // server stumbled: the item waits, and so does everything written after it).
+  async function deliverFiles(item) {
+    const missing = (item.files || []).filter((f) => !f.id);
+    if (!missing.length) return "ok";
+    const el = document.querySelector('[data-pending="' + CSS.escape(item.client_id) + '"]');
+    const answers = await Promise.all(missing.map((f) => {
+      const bar = el && el.querySelector('[data-file="' + CSS.escape(f.client_id) + '"] progress');
+      if (bar) bar.hidden = false;
+      return Outbox.upload(item.thread, f, item.csrf, (loaded, total) => {
+        if (bar) bar.value = total ? loaded / total : 0;
+      });
+    }));
+    const ids = {};
+    let refusal = null;
+    let retry = false;
+    answers.forEach((a, i) => {
+      const f = missing[i];
+      if (a.ok) {
+        f.id = ids[f.client_id] = a.attachment.id;
+        const bar = el && el.querySelector('[data-file="' + CSS.escape(f.client_id) + '"] progress');
+        if (bar) bar.hidden = true;
+      } else if (Outbox.refused(a)) {
+        refusal = refusal || f.name + ": " + a.message;
+      } else {
+        retry = true;
+      }
+    });
+    if (Object.keys(ids).length) {
+      const withIds = (it) => ({ ...it, files: it.files.map((f) => (ids[f.client_id] ? { ...f, id: ids[f.client_id] } : f)) });
+      if (!item.unkept) await stored(() => Outbox.update(item.client_id, withIds));
+      const mine = state.outbox.get(item.client_id);
+      if (mine && mine.files) mine.files = withIds(mine).files;
+    }
+    if (refusal) {
+      state.done.add(item.client_id);
+      await stored(() => Outbox.fail(item.client_id, refusal));
+      const mine = state.outbox.get(item.client_id);
+      state.outbox.delete(item.client_id);
+      if (el) showFailed(el, item.client_id, item.body, refusal, mine ? mine.files : item.files);
+      return "failed";
+    }
+    return retry ? "retry" : "ok";
+  }
+
+  // Uploads that could not go (no network while the socket reconnects, or the server's
+  // storage away for a moment) are tried again, less often each time; the worker may too.
+  function retryUploadsLater() {
+    clearTimeout(state.uploadRetry);
+    const delay = Math.min(BACKOFF_MAX_MS, 2000 * 2 ** state.uploadBackoff);
+    state.uploadBackoff += 1;
+    state.uploadRetry = setTimeout(flushOutbox, delay);
+    requestSync();
+  }
+
   // The answer to the outbox item in flight ("sent", "failed", or "retry"); null: whichever.
   function settle(clientId, result) {
     const w = state.waiting;
     if (!w || (clientId !== null && w.clientId !== clientId)) return;
     state.waiting = null;
     w.resolve(result);
+  }
+
+  // The worker delivers the outbox too (Background Sync, sw.js), also while this page is open:
+  // what the server refused it (a file it does not take, a closed thread) shows failed here too.
+  async function showWorkerRefusals() {
+    for (const [clientId, m] of state.outbox) {
+      const item = await stored(() => Outbox.get(clientId));
+      if (!item || item.state !== "failed" || !state.outbox.has(clientId)) continue;
+      state.done.add(clientId);
+      state.outbox.delete(clientId);
+      showFailed(m.el, clientId, m.body, item.reason || "", item.files);
+    }
+  }
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", (e) => {
+      if (e.data && e.data.type === "outbox-flushed") showWorkerRefusals();
+    });
   }
 
   // Background Sync lets the service worker deliver the outbox after the page is closed.
@@ -707,7 +860,7 @@
       .catch(() => undefined);
   }
 
-  function showFailed(el, clientId, text, reason) {
+  function showFailed(el, clientId, text, reason, files) {
     el.classList.add("failed");
     el.querySelector(".state").textContent = threadEl.dataset.labelFailed + ": " + reason;
     if (el.querySelector(".retry")) return;
@@ -721,6 +874,8 @@
       const input = document.getElementById("body");
       input.value = text;
       input.focus();
+      // Its photos and files go back into the tray with it (a refused one says why again).
+      if (files && files.length) withTray((tray) => tray.restore(files));
       discard();
     });
     const drop = document.createElement("button");
@@ -729,6 +884,7 @@
     drop.textContent = threadEl.dataset.labelDiscard;
     drop.addEventListener("click", () => discard());
     const discard = () => {
+      releasePreviews(el);
       el.remove();
       state.outbox.delete(clientId);
       stored(() => Outbox.remove(clientId));
@@ -746,14 +902,36 @@
         continue;
       }
       if (state.outbox.has(item.client_id)) continue;
-      const el = pendingElement(item.client_id, item.body);
+      const el = pendingElement(item.client_id, item.body, item.files);
       document.getElementById("messages").appendChild(el);
       if (item.state === "failed") {
-        showFailed(el, item.client_id, item.body, item.reason || "");
+        showFailed(el, item.client_id, item.body, item.reason || "", item.files);
       } else {
-        state.outbox.set(item.client_id, { body: item.body, el, thread: item.thread, audience: item.audience });
+        state.outbox.set(item.client_id, { body: item.body, el, thread: item.thread, audience: item.audience, files: item.files });
       }
     }
+  }
+
+  // The tray of photos and files (attach.js) loads with the first one: most visits send none,
+  // so a thread opens without it (it is in the offline shell all the same). Files handed over
+  // while it loads join it in the order they came.
+  let trayLoading = null;
+  function withTray(fn) {
+    const tray = document.getElementById("attach-tray");
+    if (!tray) return;
+    if (!trayLoading) {
+      trayLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = tray.dataset.src;
+        script.onload = () => resolve(window.DreiklangAttach);
+        script.onerror = () => {
+          trayLoading = null; // offline before the shell was saved: try again next time
+          reject(new Error("attach.js did not load"));
+        };
+        document.head.append(script);
+      });
+    }
+    trayLoading.then(fn, () => undefined);
   }
 
   // No composer for someone who may not write here (muted, or a locked thread).
@@ -761,26 +939,39 @@
   if (composerForm) {
     const form = composerForm;
     const input = document.getElementById("body");
+    const attach = () => window.DreiklangAttach; // attach.js: the tray of photos and files
+    const attaching = () => Boolean(attach() && attach().count());
     form.addEventListener("submit", (e) => {
       e.preventDefault();
+      if (trayLoading && !attach()) {
+        trayLoading.then(() => form.requestSubmit(), () => undefined); // a file just picked goes with it
+        return;
+      }
       const text = input.value.trim();
-      if (!text) return;
+      if (!text && !attaching()) return; // a photo may go without a caption, nothing may not
       if (!LengthLimit.check(input)) {
         input.reportValidity();
         return;
       }
+      if (attaching() && attach().blocked()) return; // a refused file: retry or remove it first
+      const files = attaching() ? attach().take() : [];
       const clientId = newClientId();
-      const el = pendingElement(clientId, text);
+      const el = pendingElement(clientId, text, files);
       if (audienceOf(form) === "staff") el.classList.add("staff-note"); // a note looks like one at once
       document.getElementById("messages").appendChild(el);
       toNewest();
       const audience = audienceOf(form);
-      state.outbox.set(clientId, { body: text, el, thread: threadId, audience });
       const csrf = JSON.parse(body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || "";
-      const item = { client_id: clientId, thread: threadId, body: text, audience, csrf, created: Date.now(), state: "waiting" };
       // Keep it on the device first, so closing the app cannot lose it; then send it after
-      // whatever was written before it.
-      stored(() => Outbox.add(item)).then(() => {
+      // whatever was written before it. Its images are being shrunk still (a moment): the
+      // messages sent meanwhile wait for it, so the outbox keeps the order they were sent in.
+      state.adding = state.adding.then(async () => {
+        await Promise.all(files.map((f) => f.ready));
+        const kept = files.map((f) => ({ client_id: f.client_id, name: f.name, type: f.type, size: f.size, blob: f.blob, id: f.id }));
+        const item = { client_id: clientId, thread: threadId, body: text, audience, csrf, created: Date.now(), state: "waiting" };
+        if (kept.length) item.files = kept;
+        state.outbox.set(clientId, { body: text, el, thread: threadId, audience, files: item.files });
+        await stored(() => Outbox.add(item));
         if (state.ws && state.ws.readyState === 1) {
           flushOutbox();
           probe(); // a message in flight on a dead socket is noticed within PONG_TIMEOUT_MS
@@ -795,7 +986,7 @@
     });
     input.addEventListener("keydown", (e) => {
       if (e.key !== "Enter" || e.isComposing) return;
-      if (!e.shiftKey && !input.value.trim() && (e.ctrlKey || e.metaKey || enterSends())) {
+      if (!e.shiftKey && !input.value.trim() && !attaching() && (e.ctrlKey || e.metaKey || enterSends())) {
         e.preventDefault(); // nothing to send: neither a new line nor a "fill in" bubble
         return;
       }
@@ -806,6 +997,42 @@
         form.requestSubmit();
       }
     });
+    // Photos and files: the 📎 button opens the picker (camera and library on a phone); a file
+    // dropped on the thread or pasted into the text joins them too (a desk).
+    const picker = document.getElementById("attach-input");
+    const attachButton = document.getElementById("attach-button");
+    if (picker && attachButton) {
+      attachButton.addEventListener("click", () => picker.click());
+      picker.addEventListener("change", () => {
+        const picked = [...picker.files];
+        picker.value = ""; // the same photo can be picked again
+        withTray((tray) => tray.add(picked));
+        input.focus();
+      });
+      const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+      threadEl.addEventListener("dragover", (e) => {
+        if (!hasFiles(e)) return;
+        e.preventDefault(); // allows the drop
+        form.classList.add("dropping");
+      });
+      threadEl.addEventListener("dragleave", (e) => {
+        if (!threadEl.contains(e.relatedTarget)) form.classList.remove("dropping");
+      });
+      threadEl.addEventListener("drop", (e) => {
+        form.classList.remove("dropping");
+        if (!hasFiles(e)) return;
+        e.preventDefault(); // not: the browser opens the file instead of the app
+        const dropped = [...e.dataTransfer.files];
+        withTray((tray) => tray.add(dropped));
+      });
+      input.addEventListener("paste", (e) => {
+        const pasted = e.clipboardData ? [...e.clipboardData.files] : [];
+        if (!pasted.length) return;
+        withTray((tray) => tray.add(pasted));
+        // A screenshot comes as a file alone; copied from a page it may bring its text: keep that.
+        if (![...e.clipboardData.types].includes("text/plain")) e.preventDefault();
+      });
+    }
     const grow = () => {
       input.style.height = "auto";
       input.style.height = Math.min(input.scrollHeight + 2, window.innerHeight * 0.4) + "px";

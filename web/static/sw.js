@@ -114,11 +114,19 @@ async function onMessage(data) {
 async function flushOutbox() {
   for (const item of await Outbox.all()) {
     if (item.state === "failed") continue;
+    const refusal = await uploadFiles(item);
+    if (refusal) {
+      await Outbox.fail(item.client_id, refusal);
+      continue;
+    }
     const res = await fetch("/api/v1/threads/" + encodeURIComponent(item.thread) + "/messages", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "x-csrftoken": item.csrf },
-      body: JSON.stringify({ body: item.body, client_id: item.client_id, audience: item.audience || "all" }),
+      body: JSON.stringify({
+        body: item.body, client_id: item.client_id, audience: item.audience || "all",
+        ...(item.files && item.files.length ? { attachments: item.files.map((f) => f.id) } : {}),
+      }),
     });
     if (res.ok) {
       await Outbox.remove(item.client_id);
@@ -131,6 +139,28 @@ async function flushOutbox() {
   }
   const windows = await self.clients.matchAll({ type: "window" });
   for (const w of windows) w.postMessage({ type: "outbox-flushed" });
+}
+
+// Upload the item's files the server does not have yet, one at a time, keeping each new id in
+// the item at once (a later flush does not upload it again; the same X-Client-Id makes a
+// repeated upload harmless anyway). Returns the server's reason if it refused a file; throws
+// when one cannot go yet, so Background Sync tries again later.
+async function uploadFiles(item) {
+  for (const file of (item.files || []).filter((f) => !f.id)) {
+    const answer = await Outbox.upload(item.thread, file, item.csrf);
+    if (answer.ok) {
+      file.id = answer.attachment.id;
+      await Outbox.update(item.client_id, (it) => ({
+        ...it,
+        files: it.files.map((f) => (f.client_id === file.client_id ? { ...f, id: file.id } : f)),
+      }));
+    } else if (Outbox.refused(answer)) {
+      return file.name + ": " + answer.message;
+    } else {
+      throw new Error("outbox: upload HTTP " + answer.status + ", retry later");
+    }
+  }
+  return null;
 }
 
 // -- Web Push ---------------------------------------------------------------------------
@@ -156,6 +186,8 @@ async function showPush(event) {
     renotify: Boolean(data.tag),
     data: { url: data.url || "/threads" },
   };
+  // A photo's thumbnail where the platform shows one (Android); only our own file route.
+  if (typeof data.image === "string" && data.image.startsWith("/files/")) options.image = data.image;
   if (typeof data.badge === "number" && self.navigator.setAppBadge) {
     await (data.badge ? self.navigator.setAppBadge(data.badge) : self.navigator.clearAppBadge()).catch(() => undefined);
   }
