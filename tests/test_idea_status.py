@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from push.compose import compose
 from push.recipients import candidates
+from server.actions import idea_status
 from server.actions.accounts import create_user
 from server.actions.idea_status import set_status
 from server.actions.ideas import submit_idea, vote
@@ -276,10 +277,20 @@ async def send_question(author: User) -> tuple[Thread, Message]:
 
 
 async def test_two_staff_members_changing_the_status_at_once_post_one_response(
-    people: dict[str, User],
+    people: dict[str, User], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     thread = await an_idea(people["weber"])
     before = await Message.filter(thread_id=thread.id).count()
+    # "At once": both have read the status before either writes. Without the barrier a busy
+    # machine may run one change to its end before the other starts: two valid moves.
+    both_read = asyncio.Barrier(2)
+    answer = idea_status._answer
+
+    async def after_both_read(*args: Any) -> Any:
+        await asyncio.wait_for(both_read.wait(), timeout=10)
+        return await answer(*args)
+
+    monkeypatch.setattr(idea_status, "_answer", after_both_read)
     results = await asyncio.gather(
         set_status(NOT_LIVE, people["jan"], thread.id, "planned"),
         set_status(NOT_LIVE, people["mira"], thread.id, "declined", "No budget"),
