@@ -37,6 +37,7 @@ from tests.photos import (
     svg_with_script,
 )
 from tests.s3server import s3_endpoint, s3_url  # noqa: F401 (pytest fixtures)
+from tests.test_events import events_until_pong
 
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
@@ -432,18 +433,6 @@ def test_staff_notes_with_photos_go_to_staff_alone_in_the_websocket_frame(site: 
     assert r.status_code == 404
 
 
-def _frames_until_pong(ws: Any) -> list[dict[str, Any]]:
-    ws.send_json({"type": "ping", "t": "sync"})
-    found: list[dict[str, Any]] = []
-    for _ in range(50):
-        frame = ws.receive_json()
-        if frame["type"] == "pong":
-            return found
-        if frame["type"] == "event":
-            found.append(frame)
-    raise AssertionError("no pong")
-
-
 def test_a_customer_watching_the_thread_sees_the_photo_arrive_live_and_on_replay(
     site: Site,
 ) -> None:
@@ -458,13 +447,13 @@ def test_a_customer_watching_the_thread_sees_the_photo_arrive_live_and_on_replay
                 pass
         att = site.upload(ALICE, PHOTO).json()["attachment"]
         assert site.send(ALICE, [att["id"]], "Look").status_code == 201
-        [live] = _frames_until_pong(html_ws)
+        [live] = events_until_pong(html_ws)
         assert f'<img src="/files/{att["id"]}/thumb" width="600" height="800"' in live["html"]
-        [data] = _frames_until_pong(json_ws)
+        [data] = events_until_pong(json_ws)
         assert data["message"]["attachments"] == [att]
     with site.client.websocket_connect("/ws", headers=bob) as ws:
         ws.send_json({"type": "subscribe", "thread": site.thread, "since": 1})
-        replayed = _frames_until_pong(ws)
+        replayed = events_until_pong(ws)
         assert f'src="/files/{att["id"]}/thumb"' in replayed[-1]["html"]
 
 

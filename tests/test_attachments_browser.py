@@ -10,17 +10,16 @@ import base64
 import io
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from server.images import ACCEPT
-from tests.live import LiveServer, SignedInDemo
+from tests.live import LiveServer
 from tests.photos import METER_PHOTO, gps_of, png_with_alpha, svg_with_script
 from tests.test_browser import (
     JAN,
@@ -49,21 +48,9 @@ TRAY = "#attach-tray .tray-item"
 
 
 @pytest.fixture
-def server(signed_in_demo: SignedInDemo, tmp_path: Path) -> Iterator[LiveServer]:
-    with signed_in_demo.server(tmp_path) as s:
-        yield s
-
-
-@pytest.fixture
-def devices(
-    browser: Browser, server: LiveServer, signed_in_demo: SignedInDemo
-) -> Iterator[Devices]:
-    d = Devices(browser, server, dict(signed_in_demo.states))
-    try:
-        yield d
-    finally:
-        d.close()
-    assert d.errors == [], "JavaScript errors in the pages"
+def devices(own_server_devices: Devices) -> Devices:
+    """Browsers on a demo server of this test's own; no JavaScript errors allowed."""
+    return own_server_devices
 
 
 # -- helpers ----------------------------------------------------------------------------------

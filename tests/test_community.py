@@ -25,6 +25,7 @@ from server.db import close_database, open_database
 from server.errors import ActionError, Forbidden, NotFound
 from server.models import Audience, Event, Message, Role, Thread, ThreadStatus, User
 from tests.conftest import NOT_LIVE, PASSWORD, login, make_settings
+from tests.test_events import events_until_pong
 from tests.test_staff_controls import bearer
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -215,11 +216,11 @@ def test_an_accepted_answer_reaches_every_subscriber_live_and_its_json_shape_is_
         r = client.post(f"/messages/{answer}/answer", headers=hx)
         assert r.status_code == 200 and "Accepted answer" in r.text and "Tom Becker" in r.text
 
-        frames = until_pong(lena)
+        frames = events_until_pong(lena)
         assert [f["name"] for f in frames] == ["answer.changed", "thread.updated"]
         assert "Accepted answer" in frames[0]["html"] and "First answer" in frames[0]["html"]
         assert "status-answered" in frames[1]["html"]
-        [changed, updated] = until_pong(jan)
+        [changed, updated] = events_until_pong(jan)
         assert set(changed) == {"type", "thread", "seq", "name", "answer"}, "the shape as before"
         assert changed["answer"]["id"] == answer and changed["answer"]["author"]["staff"] is False
         assert updated["thread_data"]["status"] == "answered"
@@ -237,19 +238,6 @@ def test_an_accepted_answer_reaches_every_subscriber_live_and_its_json_shape_is_
     hx = {"HX-Request": "true", "x-csrftoken": client.cookies["dreiklang_csrf"]}
     r = client.post(f"/messages/{answer}/answer", headers=hx)
     assert r.status_code == 403 and "only the asker or staff" in r.text
-
-
-def until_pong(ws: Any) -> list[dict[str, Any]]:
-    """Every event the socket has for us now, in order (a pong comes after them)."""
-    ws.send_json({"type": "ping", "t": "sync"})
-    found: list[dict[str, Any]] = []
-    for _ in range(50):
-        frame = ws.receive_json()
-        if frame["type"] == "pong":
-            return found
-        if frame["type"] == "event":
-            found.append(frame)
-    raise AssertionError("no pong")
 
 
 async def id_of(email: str) -> str:

@@ -23,7 +23,8 @@ from server.db import close_database, open_database
 from server.errors import ActionError, NotFound
 from server.models import Audience, Event, Helpful, Message, Role, User
 from tests.conftest import NOT_LIVE, PASSWORD, login, make_settings
-from tests.test_community import id_of, until_pong
+from tests.test_community import id_of
+from tests.test_events import events_until_pong
 from tests.test_staff_controls import bearer
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -171,11 +172,11 @@ def test_the_count_reaches_everyone_live_and_the_pressed_button_only_its_presser
         assert '"on": "0"' in r.text, "pressing it again takes the mark back"
         assert "1 found this helpful" in r.text
 
-        [frame] = until_pong(tom)
+        [frame] = events_until_pong(tom)
         assert frame["name"] == "message.helpful"
         assert f'id="helpful-{reply}"' in frame["html"] and "1 found this helpful" in frame["html"]
         assert "aria-pressed" not in frame["html"], "nobody's mark is in a shared frame"
-        [frame] = until_pong(jan)
+        [frame] = events_until_pong(jan)
         assert (frame["message"], frame["count"]) == (reply, 1)
 
     page = client.get(f"/threads/{thread}").text
