@@ -81,8 +81,15 @@
     offerAll();
   }).observe(list, { childList: true });
   // The answer section is replaced when the answer changes: labels follow it (live, or after
-  // htmx settled its own answer, whose new attributes come only then).
+  // htmx settled its own answer). htmx first gives a swapped-in element the old one's
+  // attributes and puts the new ones back when it settles — attribute changes, not a new
+  // child, and its afterSettle event may fire on a node a live frame has replaced meanwhile.
   new MutationObserver(offerAll).observe(threadEl, { childList: true });
+  new MutationObserver(offerAll).observe(threadEl, {
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["data-answer", "data-asker", "data-question", "data-first"],
+  });
   document.addEventListener("htmx:afterSettle", offerAll);
   document.addEventListener("DOMContentLoaded", offerAll);
   offerAll();
