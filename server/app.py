@@ -31,6 +31,8 @@ from server.db import close_database, open_database
 from server.errors import Forbidden, Internal, MethodNotAllowed, NotFound, TooLarge
 from server.i18n import N_
 from server.live import make_fanout
+from server.mail.worker import MailWorker
+from server.mail_listener import open_listener
 from server.policy import policy_of
 from server.publisher import Publisher
 from server.ratelimit import LoginLimiter, PostLimiter
@@ -44,6 +46,7 @@ MAX_BODY_BYTES = 256 * 1024  # forms and JSON are small; a message is at most 40
 # The one route whose body is a file: its limit is ATTACHMENT_MAX_MB, counted as it is read.
 UPLOAD_PATH = re.compile(r"/api/v1/threads/[^/]+/attachments")
 IMAGES_AT_ONCE = 2  # photos re-encoded at the same time: the rest wait, chat keeps a CPU
+MAILS_PER_MINUTE = 3  # password-reset and confirmation mails per address and per client
 SWEEP_SECONDS = 3600  # unsent uploads older than a day are deleted within the hour
 
 log = logging.getLogger(__name__)
@@ -108,6 +111,8 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         fanout = make_fanout(
             settings.broker_url, settings.company
         )  # a bad BROKER_URL fails before opening anything
+        # Every process sends queued mail; the database lets one of them claim each mail.
+        mailer = app.state.mail_worker = MailWorker(settings)  # a bad SMTP_URL fails here
         templating.warm()
         storage = open_storage(settings)  # a bad STORAGE_URL fails before opening anything
         app.state.storage = storage
@@ -133,15 +138,22 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
             company=settings.company,
             policy=policy_of(settings, PostLimiter.from_settings(settings)),
         )
+        mailer.start()
         watch = asyncio.create_task(watch_waiting(app.state.publisher, settings))
         sweeper = asyncio.create_task(sweep_orphans(storage))
+        mail_listener = None
         try:
+            # Inbound mail (MAIL_LISTEN); a port taken by another program fails the start.
+            mail_listener = await open_listener(settings, app.state.publisher, storage)
             yield
         finally:
+            if mail_listener is not None:  # first: no mail half-handled while the rest closes
+                await mail_listener.close()
             for task in (watch, sweeper):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await mailer.stop()
             if worker is not None:
                 await worker.stop()
             await fanout.stop()
@@ -209,6 +221,9 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
     app.state.login_limiter = LoginLimiter(
         settings.ratelimit_url, settings.login_attempts_per_minute
     )
+    # Mails a stranger can make the server send (password reset, confirmation again): a few
+    # a minute per address and per client, so the form cannot flood someone's inbox.
+    app.state.mail_limiter = LoginLimiter(settings.ratelimit_url, MAILS_PER_MINUTE)
 
     async def csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
         scope["app"] = app  # what Starlette would set, for the error page's template
@@ -223,7 +238,7 @@ def create_app(settings: Settings | None = None) -> Dreiklang:
         cookie_name="dreiklang_csrf",
         http_header="x-csrftoken",
         always_set_cookie=True,
-        always_protect={"/login", "/signup", "/logout"},
+        always_protect={"/login", "/signup", "/logout", "/password/forgot"},
         skip_if_scope=script_trading_a_password,
         cookie_secure=settings.https_cookies,
         send_csrf_failed=csrf_failed,

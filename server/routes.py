@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from server.assets import STATIC_DIR, CachedStaticFiles
 from server.openapi import openapi_schema
 from server.views import (
+    account_mail,
     accounts,
     api,
     community,
@@ -61,8 +62,14 @@ def routes() -> list[BaseRoute]:
         url("/login", GET=accounts.login_form, POST=accounts.login),
         url("/logout", POST=accounts.logout),
         url("/signup", GET=accounts.signup_form, POST=accounts.signup),
+        url("/password/forgot", GET=account_mail.forgot_form, POST=account_mail.forgot),
+        url("/password/reset/{token}", GET=account_mail.reset_form, POST=account_mail.reset),
+        url("/email/confirm/{token}", GET=account_mail.confirm),
         url("/settings", GET=accounts.settings_page, POST=accounts.save_settings),
         url("/settings/password", POST=accounts.new_password),
+        url("/settings/email", POST=account_mail.new_email),
+        url("/settings/email/again", POST=account_mail.confirm_again),
+        url("/settings/email/cancel", POST=account_mail.cancel_change),
         url(
             "/settings/notifications",
             GET=notifications.notifications_section,
@@ -152,6 +159,11 @@ def routes() -> list[BaseRoute]:
         WebSocketRoute("/ws", websocket_endpoint),
         # Web Push devices
         url("/push/key", GET=notifications.vapid_key),
+        url(
+            "/mail/unsubscribe/{token}",
+            GET=notifications.unsubscribe_form,
+            POST=notifications.unsubscribe,
+        ),
         url("/push/devices", POST=notifications.add_device),
         url("/push/devices/forget", POST=notifications.forget_device),
         url("/push/devices/{device_id}/test", POST=notifications.test_device),

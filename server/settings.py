@@ -75,6 +75,21 @@ class Settings:
     attachment_max_mb: float = 25.0  # one file, as uploaded (a phone photo is 2-12 MB)
     attachments_per_message: int = 10
     attachment_daily_mb: float = 200.0  # what one person may upload a day (0: no limit)
+    # E-mail. SMTP_URL "" = no mail server: mails are written to the log instead, and the pages
+    # that would send one say that e-mail is not set up.
+    smtp_url: str = ""  # smtp://host:587 (STARTTLS when offered), smtps://host:465 (TLS)
+    smtp_user: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    mail_from: str = "Dreiklang <noreply@dreiklang.invalid>"
+    public_url: str = ""  # https://care.example.com: links in mails ("" = http://HOST:PORT)
+    mail_listen: str = ""  # host:port of the inbound SMTP (or LMTP) listener ("" = none)
+    mail_lmtp: bool = False  # the listener speaks LMTP (behind a mail server) instead of SMTP
+    mail_reply_domain: str = ""  # replies go to reply+TOKEN@this domain ("" = no replies by mail)
+    mail_support_address: str = ""  # support@...: a mail to it starts a question ("" = off)
+    mail_require_auth: bool = False  # inbound mail needs SPF or DKIM "pass" from a trusted relay
+    mail_trusted_authserv_id: str = ""  # that relay's Authentication-Results authserv-id
+    mail_max_mb: float = 25.0  # inbound mail larger than this is refused (SMTP 552)
+    email_batch_minutes: float = 5.0  # notification mails wait this long: a reply storm is one mail
 
     @property
     def company(self) -> str:
@@ -85,6 +100,16 @@ class Settings:
     def accent_color(self) -> str:
         """The company's colour: links, buttons and the browser's theme colour."""
         return self.company_color or self.theme_color
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Tell whether mails go to a mail server (else they are only written to the log)."""
+        return bool(self.smtp_url)
+
+    @property
+    def base_url(self) -> str:
+        """The address links in mails start with."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (tests, CLI flags)."""
@@ -175,6 +200,21 @@ def load_settings(env_file: str | None = None) -> Settings:
         ),
         attachment_daily_mb=at_least_zero(
             "ATTACHMENT_DAILY_MB", config("ATTACHMENT_DAILY_MB", cast=float, default=200.0)
+        ),
+        smtp_url=config("SMTP_URL", default=""),
+        smtp_user=config("SMTP_USER", default=""),
+        smtp_password=Secret(str(config("SMTP_PASSWORD", default=""))),
+        mail_from=config("MAIL_FROM", default="Dreiklang <noreply@dreiklang.invalid>"),
+        public_url=config("PUBLIC_URL", default="").rstrip("/"),
+        mail_listen=config("MAIL_LISTEN", default=""),
+        mail_lmtp=config("MAIL_LMTP", cast=bool, default=False),
+        mail_reply_domain=config("MAIL_REPLY_DOMAIN", default="").strip().lower(),
+        mail_support_address=config("MAIL_SUPPORT_ADDRESS", default="").strip().lower(),
+        mail_require_auth=config("MAIL_REQUIRE_AUTH", cast=bool, default=False),
+        mail_trusted_authserv_id=config("MAIL_TRUSTED_AUTHSERV_ID", default="").strip(),
+        mail_max_mb=at_least_zero("MAIL_MAX_MB", config("MAIL_MAX_MB", cast=float, default=25.0)),
+        email_batch_minutes=at_least_zero(
+            "EMAIL_BATCH_MINUTES", config("EMAIL_BATCH_MINUTES", cast=float, default=5.0)
         ),
     )
 

@@ -15,8 +15,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import server.auth
+from server.actions.account_mail import password_link
 from server.actions.accounts import create_user
 from server.app import create_app
+from server.mail.digest import unsubscribe_url
 from server.models import (
     ApiToken,
     Article,
@@ -28,6 +30,7 @@ from server.models import (
     Follow,
     Message,
     NotificationSettings,
+    OutboundMail,
     PushJob,
     PushSubscription,
     ReadState,
@@ -99,8 +102,10 @@ def snapshot(client: TestClient) -> dict[str, Any]:
                 "deactivated_at",
                 "muted_until",
                 "suspended_until",
+                "pending_email",
             ),  # fmt: skip
             "tokens": await ApiToken.all().count(),
+            "mails": await OutboundMail.all().count(),
             "threads": await Thread.all()
             .order_by("id")
             .values_list(
@@ -127,7 +132,7 @@ def snapshot(client: TestClient) -> dict[str, Any]:
             .values_list("user_id", "thread_id", "state"),
             "preferences": await NotificationSettings.all()
             .order_by("user_id")
-            .values_list("user_id", "replies", "quiet_hours", "time_zone"),
+            .values_list("user_id", "replies", "quiet_hours", "time_zone", "email"),
             "devices": await PushSubscription.all()
             .order_by("id")
             .values_list("id", "user_id", "endpoint", "label"),
@@ -587,6 +592,9 @@ FORMS: dict[str, dict[str, str]] = {
     "/logout": {},
     "/signup": {"email": "new@example.org", "name": "New", "password": PASSWORD},
     "/settings": {"language": "de"},
+    # RFC 8058's one-click POST comes from a mail provider without cookies (and so passes);
+    # from a signed-in browser (the page's button) it needs the token like every form.
+    "/mail/unsubscribe/{token}": {},
     "/settings/notifications": {"replies": "1", "mentions": "1", "quiet_hours": "1",
                                 "quiet_start": "21:00", "quiet_end": "06:30",
                                 "time_zone": "America/New_York"},
@@ -609,6 +617,11 @@ FORMS: dict[str, dict[str, str]] = {
     "/settings/sessions/{session_id}/end": {},
     "/settings/sessions/others/end": {},
     "/settings/password": {"current_password": PASSWORD, "new_password": "another horse battery"},
+    "/settings/email": {"email": "sabine@example.net", "password": PASSWORD},
+    "/settings/email/again": {},  # to the new address asked for first (the test does)
+    "/settings/email/cancel": {},  # that change (the test asks for it first)
+    "/password/forgot": {"email": ADMIN},
+    "/password/reset/{token}": {"password": "another horse battery"},
     "/settings/tokens": {"name": "Forged token", "expires_in_days": "30"},
     "/settings/tokens/{token_id}/revoke": {},
     "/admin/users/{user_id}/role": {"role": "customer"},
@@ -635,7 +648,7 @@ FORMS: dict[str, dict[str, str]] = {
     "/messages/{message_id}/promote": {"title": "Forged idea"},  # a customer's (form_for)
 }  # fmt: skip
 # What an accepted form answers: a redirect, but a new token is shown on the page (only once).
-ACCEPTED = {"/settings/tokens": 200}
+ACCEPTED = {"/settings/tokens": 200, "/password/forgot": 200, "/mail/unsubscribe/{token}": 200}
 
 # The routes the page's script (and the service worker) call with a JSON body and the
 # x-csrftoken header, as fetch() does; they never see a form.
@@ -685,6 +698,7 @@ def form_for(path: str, admin: Admin) -> tuple[str, dict[str, str]]:
         .replace("{article_id}", admin.article)
         .replace("{space_id}", admin.space)
         .replace("{user_id}", person)
+        .replace("{token}", admin.unsubscribe_token if "unsubscribe" in path else admin.reset_token)
     )
     if path.endswith("/merge"):
         return url, {"into": admin.other_idea}
@@ -713,6 +727,8 @@ class Admin:
     customer_message: str = ""  # a customer's message in a public thread (to promote)
     later_reply: str = ""  # a reply after a colleague's question (to accept as its answer)
     customer: str = ""  # the customer's id (the customer profile's tags and notes)
+    reset_token: str = ""  # from the admin's password-reset link
+    unsubscribe_token: str = ""  # from the admin's notification mails' unsubscribe link
 
 
 @pytest.fixture
@@ -731,7 +747,7 @@ def admin_with_thread(client: TestClient) -> tuple[str, str]:
 
 
 @pytest.fixture
-def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
+def admin(client: TestClient, admin_with_thread: tuple[str, str], settings: Settings) -> Admin:
     """The admin of admin_with_thread, with a device saved the way the page saves it, an API
     token, and two employees (one of them deactivated)."""
     subscription = device_json("admin-phone")
@@ -815,11 +831,14 @@ def admin(client: TestClient, admin_with_thread: tuple[str, str]) -> Admin:
         )  # fmt: skip
         assert r.status_code == 201, r.text
         later_reply = r.json()["message"]["id"]
+    me = client.portal.call(lambda: User.get(email=ADMIN))  # type: ignore[union-attr]
     return Admin(*admin_with_thread, device, subscription["endpoint"], newest.id, str(token.id),
                  str(mira), str(ole), reply.id, thread["thread"]["id"],
                  thread["message"]["id"], article, space, idea, other_idea,
                  customer_message, later_reply,
-                 customer=client.portal.call(lambda: User.get(email="weber@example.org")).id)  # type: ignore[union-attr]  # fmt: skip
+                 customer=client.portal.call(lambda: User.get(email="weber@example.org")).id,  # type: ignore[union-attr]
+                 reset_token=password_link(settings, me).rpartition("/")[2],
+                 unsubscribe_token=unsubscribe_url(settings, me.id).rpartition("/")[2])  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(FORMS))
@@ -827,6 +846,15 @@ def test_a_form_post_without_the_csrf_token_is_refused_and_writes_nothing(
     client: TestClient, admin: Admin, path: str
 ) -> None:
     url, form = form_for(path, admin)
+    if "unsubscribe" in path:  # mails to turn off (staff get none by default)
+        always = {**FORMS["/settings/notifications"], "email": "always"}
+        r = client.post("/settings/notifications", follow_redirects=False,
+                        data={**always, "csrftoken": csrf_of(client)})  # fmt: skip
+        assert r.status_code == 303, r.text
+    if path in ("/settings/email/again", "/settings/email/cancel"):  # a change to act on
+        r = client.post("/settings/email", follow_redirects=False, data={
+            **FORMS["/settings/email"], "csrftoken": csrf_of(client)})  # fmt: skip
+        assert r.status_code == 303, r.text
     if path.endswith("/release"):  # something to release
         r = client.post(
             f"/threads/{admin.thread}/claim",
@@ -890,6 +918,7 @@ def test_sign_in_and_sign_up_need_the_csrf_token_even_without_cookies(client: Te
         ("/login", {"email": ADMIN, "password": PASSWORD}),
         ("/signup", {"email": "new@example.org", "name": "New", "password": PASSWORD}),
         ("/logout", {}),
+        ("/password/forgot", {"email": ADMIN}),
     ]:
         r = client.post(path, data=form, follow_redirects=False)
         assert r.status_code == 403, path

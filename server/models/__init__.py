@@ -16,8 +16,11 @@ from server.models.customers import CustomerNote, CustomerTag
 from server.models.ideas import Idea, IdeaStatus, IdeaTag, IdeaVote
 from server.models.ids import ID_BYTES, new_id
 from server.models.knowledge import Article, Revision
+from server.models.mail import OutboundMail, OutboundMailState
+from server.models.mail_notify import MailItem
 from server.models.moderation import AuditAction, AuditEntry, Flag, FlagReason, Review, ReviewState
 from server.models.notifications import (
+    EmailChoice,
     NotificationIntent,
     NotificationSettings,
     PushJob,
@@ -64,9 +67,13 @@ __all__ = [
     "Follow",
     "FollowState",
     "ID_BYTES",
+    "EmailChoice",
+    "MailItem",
     "Mention",
     "Message",
     "NotificationIntent",
+    "OutboundMail",
+    "OutboundMailState",
     "NotificationSettings",
     "PushJob",
     "PushJobState",

@@ -33,6 +33,11 @@ class User(Model):
     muted_until = fields.DatetimeField(null=True)
     suspended_until = fields.DatetimeField(null=True)
     sanction_reason = fields.CharField(max_length=200, default="")
+    # When the address was confirmed by a link in a mail (server/actions/account_mail.py).
+    # Staff created by an admin and demo people count as confirmed from the start. Only a
+    # confirmed address gets notification mails (server/mail/policy.py may_mail).
+    email_verified_at = fields.DatetimeField(null=True)
+    pending_email = fields.CharField(max_length=254, default="")  # a new address, until confirmed
 
     class Meta:
         table = "users"

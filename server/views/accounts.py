@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server.actions.account_mail import send_confirmation
 from server.actions.accounts import (
     change_password,
     create_token,
@@ -88,11 +89,11 @@ async def login(request: Request) -> Response:
         ).format(until=user.suspended_until.strftime("%Y-%m-%d %H:%M"),
                  reason=user.sanction_reason)  # fmt: skip
         return page(request, None, "login.html", 403, error=msg, email=email, next=nxt)
-    await _sign_in(request, user)
+    await sign_in(request, user)
     return RedirectResponse(nxt, status_code=303)
 
 
-async def _sign_in(request: Request, user: User) -> None:
+async def sign_in(request: Request, user: User) -> None:
     """Start a session in a fresh cookie (a session id planted before sign-in is dropped)."""
     signed_in = await signed_in_session(request)
     if signed_in is not None:  # signing in again in the same browser replaces its session
@@ -124,20 +125,29 @@ async def signup(request: Request) -> Response:
             request, None, "signup.html", err.status, error=error,
             email=values["email"], name=values["name"],
         )  # fmt: skip
-    await _sign_in(request, user)
+    settings = request.app.state.settings
+    if await send_confirmation(settings, user, language_of(request, None)):
+        worker = getattr(request.app.state, "mail_worker", None)
+        if worker is not None:
+            worker.wake()
+    await sign_in(request, user)
     return RedirectResponse("/threads", status_code=303)
 
 
 @signed_in
 async def settings_page(request: Request, user: User) -> Response:
-    return await _settings(request, user)
+    return await settings_with(request, user)
 
 
-async def _settings(request: Request, user: User, status: int = 200, **extra: object) -> Response:
+async def settings_with(
+    request: Request, user: User, status: int = 200, **extra: object
+) -> Response:
+    """Render the settings page (with a section's message or error)."""
     return page(
         request, user, "settings.html", status,
         **await notification_context(user), **await sessions_context(request, user),
-        **await tokens_context(user), **extra,
+        **await tokens_context(user), mail_enabled=request.app.state.settings.mail_enabled,
+        **extra,
     )  # fmt: skip
 
 
@@ -147,7 +157,7 @@ async def new_password(request: Request, user: User) -> Response:
     client = request.client.host if request.client else "unknown"
     if not await request.app.state.login_limiter.allow("email:" + user.email, "ip:" + client):
         msg = translate(request, user, "Too many attempts. Wait a minute and try again.")
-        return await _settings(request, user, 429, password_error=msg)
+        return await settings_with(request, user, 429, password_error=msg)
     form = await request.form()
     current = await signed_in_session(request)
     try:
@@ -157,7 +167,7 @@ async def new_password(request: Request, user: User) -> Response:
         )  # fmt: skip
     except ActionError as err:
         error = err.localized(language_of(request, user))
-        return await _settings(request, user, err.status, password_error=error)
+        return await settings_with(request, user, err.status, password_error=error)
     return RedirectResponse("/settings?password=1#password", status_code=303)
 
 
@@ -165,7 +175,7 @@ async def _tokens(request: Request, user: User, status: int = 200, **extra: obje
     """Answer a change to the tokens: the section for htmx, else the whole page."""
     if is_htmx(request):
         return page(request, user, "_tokens.html", status, **await tokens_context(user, **extra))
-    return await _settings(request, user, status, **extra)
+    return await settings_with(request, user, status, **extra)
 
 
 @signed_in
