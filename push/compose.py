@@ -59,7 +59,7 @@ async def compose(job: PushJob, user: User, device_language: str = "") -> Notifi
         # Plain text for the lock screen: strip the tags, then undo the escaping ("&amp;").
         text = html.unescape(nh3.clean(message.html, tags=set())).strip()
         await with_attachments([message])
-        text = " ".join(filter(None, [_attached(message, _), text]))
+        text = " ".join(filter(None, [attachment_word(message, _), text]))
         image = _thumbnail(message)
         author = message.author.display_name
         if message.author.is_staff:
@@ -84,7 +84,7 @@ async def _unread_from_others(user: User, thread: Thread, unread: int) -> int:
     return max(1, unread - own)
 
 
-def _attached(message: Message, _: Callable[[str], str]) -> str:
+def attachment_word(message: Message, _: Callable[[str], str]) -> str:
     """Say what a message carries ("📷 Photo", "📎 invoice.pdf"), before its caption."""
     attached = attachments_of(message)
     if not attached:

@@ -2,7 +2,8 @@
 
 An intent names what happened; expanding it decides who hears of it (push/recipients.py),
 on which devices, and queues one job per device in short transactions under a lease, so a
-worker that dies half-way is resumed by the next without a job twice.
+worker that dies half-way is resumed by the next without a job twice. Whoever gets
+notifications by e-mail gets a mail item for the intent instead or as well (push/mailing.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from push.kinds import KINDS
+from push.mailing import Mailing, MailRow, mailable, mailed_kind, may_reach_a_mailbox, record
 from push.recipients import Candidate, candidates, first_wanted
 from server import sql
 from server.mentions import mention_names, mention_query
@@ -50,7 +52,10 @@ def chunks(ids: list[Id]) -> list[list[Id]]:
 
 
 class IntentExpansion:
-    """The intent half of PushWorker: it supplies `_yield`, the pause between steps."""
+    """The intent half of PushWorker: it supplies `_yield`, the pause between steps, and
+    `mailing` when notifications go out by mail too."""
+
+    mailing: Mailing | None = None
 
     async def _yield(self, started: float) -> None:
         raise NotImplementedError
@@ -67,7 +72,10 @@ class IntentExpansion:
         )
         if not pending:
             return 0
-        if not await self._reaches_a_device(pending):  # the common case: drop the batch
+        mailing = self.mailing
+        if not await self._reaches_a_device(pending) and not (
+            mailing is not None and await may_reach_a_mailbox(pending)
+        ):  # the common case: drop the batch
             await NotificationIntent.filter(id__in=[i.id for i in pending]).delete()
             return len(pending)
         planned: list[tuple[NotificationIntent, list[Candidate]]] = []
@@ -87,7 +95,9 @@ class IntentExpansion:
                 "id", "user_id", "created_at"
             ):
                 by_user.setdefault(user_id, []).append((device_id, added))
-        if not by_user:  # nobody to buzz: drop the batch in one statement
+        # Who gets these by mail (push/mailing.py): chosen, confirmed, maybe without a device.
+        mailed = await mailable(people, by_user) if mailing is not None else {}
+        if not by_user and not mailed:  # nobody to buzz: drop the batch in one statement
             await NotificationIntent.filter(id__in=[i.id for i in pending]).delete()
             return len(pending)
         prefs: dict[str, NotificationSettings] = {}
@@ -99,9 +109,10 @@ class IntentExpansion:
         # A thread busier than its pushes then costs one job per device, not one per reply.
         # (Jobs queued by earlier batches are settled as merged by _supersede.)
         newer: dict[tuple[str, str], set[str]] = {}  # (device, thread) -> kinds queued
-        batch: list[tuple[NotificationIntent, list[sql.PushJobRow]]] = []
+        batch: list[tuple[NotificationIntent, list[sql.PushJobRow], list[MailRow]]] = []
         for intent, readers in reversed(planned):
             rows: list[sql.PushJobRow] = []
+            letters: list[MailRow] = []
             saw_it = set(intent.viewers.split())
             for reader, offered in readers:
                 # Who watched it happen live hears no reply or mention (a status change, yes).
@@ -110,6 +121,11 @@ class IntentExpansion:
                     if reader.id in saw_it
                     else offered
                 )
+                if reader.id in mailed:
+                    by_mail = mailed_kind(mailed[reader.id], kinds, moment)
+                    if by_mail is not None:
+                        letters.append((reader.id, by_mail, intent.thread_id,
+                                        intent.message_id, intent.created_at))  # fmt: skip
                 # A device hears of what happens after it was added, as a follower does.
                 devices = [
                     d for d, added in by_user.get(reader.id, []) if added <= intent.created_at
@@ -123,10 +139,10 @@ class IntentExpansion:
                         queued.add(kind)
                         rows.append((device_id, reader.id, kind, intent.thread_id,
                                      intent.message_id))  # fmt: skip
-            batch.append((intent, rows))
-        for intent, rows in reversed(batch):  # in the order they happened
+            batch.append((intent, rows, letters))
+        for intent, rows, letters in reversed(batch):  # in the order they happened
             started = time.perf_counter()
-            await self._queue(intent, rows, moment)
+            await self._queue(intent, rows, moment, letters)
             await self._yield(started)
         return len(pending)
 
@@ -153,7 +169,11 @@ class IntentExpansion:
         ).exists()
 
     async def _queue(
-        self, intent: NotificationIntent, rows: list[sql.PushJobRow], moment: datetime
+        self,
+        intent: NotificationIntent,
+        rows: list[sql.PushJobRow],
+        moment: datetime,
+        letters: list[MailRow] | None = None,
     ) -> None:
         """Queue an intent's jobs in short transactions of QUEUE_ROWS each, then delete it.
 
@@ -166,6 +186,8 @@ class IntentExpansion:
         claim = NotificationIntent.filter(unclaimed, id=intent.id)
         if not await claim.update(claimed_until=lease):
             return  # another worker has it
+        if letters and self.mailing is not None:
+            await record(self.mailing, intent, letters)
         rows.sort(key=lambda row: row[0])  # by device: the order `expanded_upto` counts in
         rows = [row for row in rows if row[0] > intent.expanded_upto]
         for start in range(0, len(rows), QUEUE_ROWS):

@@ -45,6 +45,12 @@ def child_environment(settings: Settings) -> dict[str, str]:
         PUSH_SERVICE_HOSTS=",".join(settings.push_service_hosts),
         PUSH_TEST_ENDPOINT_PREFIX=settings.push_test_endpoint_prefix,
         PUSH_CONCURRENCY=str(settings.push_concurrency),
+        # Notification mails (push/mailing.py): their links, reply addresses and batching.
+        HOST=settings.host,
+        PORT=str(settings.port),
+        PUBLIC_URL=settings.public_url,
+        MAIL_REPLY_DOMAIN=settings.mail_reply_domain,
+        EMAIL_BATCH_MINUTES=str(settings.email_batch_minutes),
     )
     return env
 

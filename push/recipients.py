@@ -3,7 +3,7 @@ who acted nor anyone who may not see it, then filtered by each person's preferen
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from push.audiences import Reader
@@ -62,8 +62,9 @@ def first_wanted(
     return next((kind for kind in kinds if wants(prefs, kind, now)), None)
 
 
-def wants(prefs: NotificationSettings | None, name: str, now: datetime) -> bool:
-    """Apply a user's preferences for one kind of notification at this moment."""
+def wants(prefs: NotificationSettings | None, name: str, now: datetime, quiet: bool = True) -> bool:
+    """Apply a user's preferences for one kind of notification at this moment (`quiet`
+    False: leave quiet hours out, for mail that waits for their end)."""
     kind = KINDS[name]
     if prefs is None or kind.preference is None:
         return True  # no settings yet, or a kind nobody turns off (a test)
@@ -71,9 +72,24 @@ def wants(prefs: NotificationSettings | None, name: str, now: datetime) -> bool:
         return False
     if kind.routine and not on_duty(prefs, now):
         return False  # a routine desk alert waits for the queue, not for someone off duty
-    if not in_quiet_hours(prefs, now):
+    if not quiet or not in_quiet_hours(prefs, now):
         return True
     return kind.urgent and prefs.urgent_in_quiet_hours
+
+
+def quiet_hours_end(prefs: NotificationSettings, now: datetime) -> datetime:
+    """Return when the quiet hours `now` falls in end (the next time the person's clock says
+    quiet_end)."""
+    try:
+        zone = ZoneInfo(prefs.time_zone)
+        end = _clock(prefs.quiet_end)
+    except (ZoneInfoNotFoundError, ValueError):
+        return now
+    local = now.astimezone(zone)
+    moment = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if moment <= local:
+        moment += timedelta(days=1)
+    return moment.astimezone(UTC)
 
 
 def on_duty(prefs: NotificationSettings, now: datetime) -> bool:

@@ -1,4 +1,5 @@
-"""The push queue worker: expands intents into per-device jobs and delivers them.
+"""The push queue worker: expands intents into per-device jobs and delivers them, and queues
+the notification mails that are due (push/mailing.py).
 
 Durable: intents and jobs are rows, so a restart resumes where it stopped. Concurrency is
 bounded, every send has a timeout, and several server processes can share the queue: a job is
@@ -22,6 +23,7 @@ from push.compose import compose
 from push.endpoints import DEFAULT_PUSH_HOSTS, EndpointRefused, check_shape
 from push.expansion import BATCH, LEASE_SECONDS, MERGES_INTO, IntentExpansion, chunks, now
 from push.kinds import KINDS
+from push.mailing import Mailing, send_due
 from push.payloads import SHORTENED_BODY_CHARS, Notification
 from push.resolver import open_session
 from push.vapid import VapidKeys
@@ -52,6 +54,8 @@ class PushConfig:
     test_prefix: str  # endpoints under this prefix skip the host checks (tests only)
     concurrency: int
     checkpoint: bool = False  # SQLite: checkpoint the WAL after each busy round
+    # Notifications by mail too (push/mailing.py): the settings their links and batching need.
+    settings: Settings | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, keys: VapidKeys) -> PushConfig:
@@ -61,6 +65,7 @@ class PushConfig:
             test_prefix=settings.push_test_endpoint_prefix,
             concurrency=settings.push_concurrency,
             checkpoint=settings.sqlite_path is not None,
+            settings=settings,
         )
 
 
@@ -79,6 +84,7 @@ class PushWorker(IntentExpansion):
         self._limit = asyncio.Semaphore(config.concurrency)
         self._settled: dict[tuple[PushJobState, str], list[int]] = {}
         self._delivered: list[str] = []
+        self.mailing = Mailing(config.settings) if config.settings is not None else None
 
     def wake(self) -> None:
         """Look at the queue now (called after a commit that wrote an intent or job)."""
@@ -150,7 +156,8 @@ class PushWorker(IntentExpansion):
         if sending:
             await asyncio.gather(*sending)
         await self._flush()
-        return bool(expanded or due)
+        mailed = await send_due(self.mailing, now()) if self.mailing is not None else 0
+        return bool(expanded or due or mailed)
 
     async def _flush(self) -> None:
         """Write the round's outcomes: a few statements instead of two per job (with SQLite,

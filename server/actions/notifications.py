@@ -13,8 +13,10 @@ from push.api import KINDS, TEST, EndpointRefused, check_endpoint
 from server.actions.audit import record
 from server.errors import ActionError, NotFound
 from server.i18n import N_, negotiate
+from server.mail.digest import unsubscribing
 from server.models import (
     AuditAction,
+    EmailChoice,
     Follow,
     FollowState,
     NotificationSettings,
@@ -226,5 +228,31 @@ async def save_preferences(user: User, form: Mapping[str, object]) -> Notificati
             "work_end": _clock(form.get("work_end") or "17:00", work=True),
             "work_days": "".join(day for day in "1234567" if form.get(f"work_day_{day}")),
         }
+    if "email" in form:  # a form without the choice (an older page) keeps it
+        values["email"] = _email_choice(form.get("email"))
     prefs, _ = await NotificationSettings.update_or_create(defaults=values, user_id=user.id)
     return prefs
+
+
+def _email_choice(value: object) -> str:
+    try:
+        return EmailChoice(str(value)).value
+    except ValueError:
+        raise ActionError(
+            "invalid_email_choice",
+            N_("unknown choice for notification e-mails {value!r:.20}"),
+            value=value,
+        ) from None
+
+
+async def unsubscribe_mail(settings: Settings, token: str) -> User | None:
+    """Turn off the notification mails of the person an unsubscribe link names (RFC 8058:
+    the mail provider posts it, without a session); None if the link is not genuine."""
+    user_id = unsubscribing(settings, token)
+    user = await User.get_or_none(id=user_id) if user_id else None
+    if user is None:
+        return None
+    await NotificationSettings.update_or_create(
+        defaults={"email": EmailChoice.NEVER.value}, user_id=user.id
+    )
+    return user

@@ -41,9 +41,20 @@ class NotificationSettings(Model):
     work_start = fields.CharField(max_length=5, default="08:00")
     work_end = fields.CharField(max_length=5, default="17:00")
     work_days = fields.CharField(max_length=7, default="12345")  # ISO weekdays, 1 = Monday
+    # Notifications by e-mail (EmailChoice; "" = the default for the person's role: customers
+    # get mail while they have no push device, staff none, as they work in the app).
+    email = fields.CharField(max_length=16, default="")
 
     class Meta:
         table = "notification_settings"
+
+
+class EmailChoice(StrEnum):
+    """When notifications also go out by e-mail (push/mailing.py)."""
+
+    NO_DEVICE = "no_device"  # only while the person has no device for push
+    ALWAYS = "always"
+    NEVER = "never"
 
 
 class PushSubscription(Model):
@@ -137,6 +148,8 @@ class NotificationIntent(Model):
     # for (jobs are queued in device order, a batch per transaction).
     claimed_until = fields.DatetimeField(null=True)
     expanded_upto = fields.CharField(max_length=16, default="")
+    # Its e-mail items are written (push/mailing.py): once, before its push jobs.
+    mailed = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -16,8 +16,12 @@ from server.actions.notifications import (
     save_subscription,
     send_test,
     set_follow,
+    unsubscribe_mail,
 )
 from server.errors import ActionError, NotFound
+from server.i18n import N_
+from server.mail.digest import email_choice, unsubscribing
+from server.mail.policy import may_mail
 from server.models import User
 from server.people import devices_of, notification_settings
 from server.queries import follow_state, thread_for
@@ -35,11 +39,25 @@ async def vapid_key(request: Request) -> Response:
 async def notification_context(user: User) -> dict[str, Any]:
     """What `_notifications.html` needs: preferences (one per kind a person can choose in
     their role) and devices."""
+    prefs = await notification_settings(user)
     return {
-        "prefs": await notification_settings(user),
+        "prefs": prefs,
         "choices": KINDS.preferences(user.role),
         "devices": await devices_of(user),
+        # Notifications by e-mail: the choice in effect (the role's default if none saved),
+        # and whether the address may get them (confirmed, server/mail/policy.py).
+        "email_choice": email_choice(prefs, user.role).value,
+        "email_choices": EMAIL_CHOICES,
+        "email_confirmed": may_mail(user),
     }
+
+
+# The e-mail choices as the settings page offers them (values: server/models EmailChoice).
+EMAIL_CHOICES = (
+    ("no_device", N_("When I have no device for notifications")),
+    ("always", N_("Always, besides notifications on my devices")),
+    ("never", N_("Never")),
+)
 
 
 @signed_in
@@ -129,3 +147,20 @@ async def follow_form(request: Request, user: User) -> Response:
         raise NotFound()
     state = await follow_state(user, thread.id)
     return page(request, user, "_follow.html", thread_id=thread.id, follow=state)
+
+
+async def unsubscribe_form(request: Request) -> Response:
+    """Show the button that turns notification mails off. A GET changes nothing: mail
+    scanners and link previews open every link in a mail."""
+    settings = request.app.state.settings
+    valid = unsubscribing(settings, request.path_params["token"]) is not None
+    return page(request, None, "unsubscribe.html", status_code=200 if valid else 404,
+                valid=valid, done=False)  # fmt: skip
+
+
+async def unsubscribe(request: Request) -> Response:
+    """Turn notification mails off for the person the link names: the button of the page
+    above, or the mail provider's one-click POST (RFC 8058: no session, no CSRF token)."""
+    user = await unsubscribe_mail(request.app.state.settings, request.path_params["token"])
+    return page(request, None, "unsubscribe.html", status_code=200 if user else 404,
+                valid=user is not None, done=user is not None)  # fmt: skip
