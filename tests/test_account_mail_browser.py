@@ -47,7 +47,10 @@ def test_a_forgotten_password_is_reset_from_the_mail_on_a_phone(
     try:
         page = context.new_page()
         page.goto("/login")
-        page.get_by_role("link", name="Forgot your password?").click()
+        forgot = page.get_by_role("link", name="Forgot your password?")
+        box = forgot.bounding_box()
+        assert box and box["height"] >= 44, "big enough to tap"
+        forgot.click()
         expect(page).to_have_url(re.compile(r"/password/forgot$"))
         found = axe_violations(page, axe)
         page.get_by_label("E-mail").fill(LENA)
