@@ -19,7 +19,7 @@ from server.mail.compose import render_mail
 from server.mail.digest import unsubscribe_headers, unsubscribe_url
 from server.mail.outbox import Mail
 from server.mail.replyaddr import reply_address
-from server.models import MailItem, Message, ReadState, Thread, User
+from server.models import Audience, MailItem, Message, ReadState, Thread, User
 from server.queries import message_count_of, messages_visible_to, visible_to, with_attachments
 from server.settings import Settings
 
@@ -36,6 +36,7 @@ class Entry:
     line: str
     url: str
     at: datetime
+    note: bool = False  # a staff note: a staff member's reply by mail stays one
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,13 @@ async def compose_digest(settings: Settings, user: User, items: list[MailItem]) 
         title=news[-1].title, more=len(news) - 1, news=news, name=user.display_name,
         unsubscribe_url=link, settings_url=f"{settings.base_url}/settings#notifications",
         can_reply=len(news) == 1 and bool(settings.mail_reply_domain),
+        reply_is_note=user.is_staff and any(e.note for n in news for e in n.entries),
         company=settings.company, lang=language,
     )  # fmt: skip
-    reply_to = reply_address(settings, user.id, news[0].thread_id) if len(news) == 1 else ""
+    # Told of a staff note, a staff member's reply by mail is a staff note too: answering a
+    # colleague by mail must never reach the customer (the app's composer offers the choice).
+    note = user.is_staff and any(e.note for n in news for e in n.entries)
+    reply_to = reply_address(settings, user.id, news[0].thread_id, note) if len(news) == 1 else ""
     return dataclasses.replace(mail, reply_to=reply_to, headers=unsubscribe_headers(link))
 
 
@@ -117,7 +122,10 @@ async def _entries(
             if message.id not in unread_ids:
                 continue  # read meanwhile
             words = Words(_, ngettext, _author(message, _), _plain(message, _), 0, _(word))
-            entries.append(Entry(kind.body(words), f"{base}#msg-{message.id}", item.created_at))
+            note = message.audience == Audience.STAFF
+            entries.append(
+                Entry(kind.body(words), f"{base}#msg-{message.id}", item.created_at, note)
+            )
             continue
         if read is not None and read.updated_at >= item.created_at:
             continue  # the person opened the thread since

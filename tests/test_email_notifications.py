@@ -386,6 +386,32 @@ async def test_the_mail_has_one_click_unsubscribe_headers_and_the_persons_reply_
     )
 
 
+async def test_told_of_a_staff_note_a_staff_members_mail_reply_becomes_a_note(
+    room: Mailroom,
+) -> None:
+    from server.mail.replyaddr import read_reply_target
+
+    room.people["mira"] = await create_user(
+        "mira@nordlicht.example", "Mira Schulz", PASSWORD, Role.EMPLOYEE, "Billing"
+    )
+    thread = await thread_of(room)
+    await says(room, "jan", thread, "We come on Tuesday.")  # Jan follows the thread now
+    await room.choose("jan", email="always")
+    await says(room, "mira", thread, "Bring the big ladder.", audience=Audience.STAFF)
+    await room.run()
+    await room.at(later(6))
+    [mail] = await mails_to(JAN)
+    assert "Bring the big ladder." in mail.text
+    jan = room.people["jan"]
+    assert read_reply_target(room.settings, mail.reply_to) == (jan.id, thread.id, True)
+    assert "staff note" in mail.text and "customers don't see it" in mail.html
+    await says(room, "weber", thread, "Should I be at home?")
+    await room.run()
+    await room.at(later(12))
+    [_, public] = await mails_to(JAN)
+    assert read_reply_target(room.settings, public.reply_to) == (jan.id, thread.id, False)
+
+
 # -- durability -----------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from server.actions.inbound_mail import Outcome, Received, is_ours, receive_mail
 from server.actions.sanctions import sanction
 from server.actions.threads import start_thread, update_thread
 from server.mail.replyaddr import reply_address
-from server.models import Attachment, Message, OutboundMail, Role, Thread, User
+from server.models import Attachment, Audience, Message, OutboundMail, Role, Thread, User
 from server.policy import policy_of
 from server.publisher import Publisher
 from server.ratelimit import PostLimiter
@@ -86,6 +86,29 @@ async def test_a_reply_posts_its_new_text_as_that_person(site: dict[str, Any]) -
     message = await Message.get(id=received.message_id)
     assert (message.thread_id, message.author_id) == (site["thread"].id, site["weber"].id)
     assert message.body == "Now it shows 4711."
+
+
+async def test_staff_answering_a_notes_notification_by_mail_write_a_staff_note(
+    site: dict[str, Any],
+) -> None:
+    settings, thread = site["settings"], site["thread"].id
+    note_address = reply_address(settings, site["jan"].id, thread, note=True)
+    raw = reply("jan@nordlicht.example", "Colleagues: the meter is on our list.", "<n1@x>")
+    received = await receive(site, raw, note_address, "jan@nordlicht.example")
+    assert received.outcome == Outcome.POSTED, received
+    assert (await Message.get(id=received.message_id)).audience == Audience.STAFF
+    # Without the mark, a staff member's mail reply answers the customer.
+    raw = reply("jan@nordlicht.example", "Frau Weber, we come on Tuesday.", "<p1@x>")
+    received = await receive(site, raw, address_of(site, "jan"), "jan@nordlicht.example")
+    assert (await Message.get(id=received.message_id)).audience == Audience.ALL
+
+
+async def test_a_note_mark_on_a_customers_reply_address_posts_no_note(
+    site: dict[str, Any],
+) -> None:
+    note_address = reply_address(site["settings"], site["weber"].id, site["thread"].id, True)
+    received = await receive(site, reply(WEBER, "Still 4711."), note_address)
+    assert (await Message.get(id=received.message_id)).audience == Audience.ALL
 
 
 async def test_a_redelivered_mail_is_stored_once(site: dict[str, Any]) -> None:

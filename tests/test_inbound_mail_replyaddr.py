@@ -7,7 +7,12 @@ import dataclasses
 
 from starlette.datastructures import Secret
 
-from server.mail.replyaddr import read_reply_address, reply_address, reply_token
+from server.mail.replyaddr import (
+    read_reply_address,
+    read_reply_target,
+    reply_address,
+    reply_token,
+)
 from server.models.ids import new_id
 from server.settings import Settings
 
@@ -79,3 +84,13 @@ def test_without_a_reply_domain_there_are_no_reply_addresses() -> None:
     assert reply_address(off, new_id(), new_id()) == ""
     address = reply_address(SETTINGS, new_id(), new_id())
     assert read_reply_address(off, address) is None
+
+
+def test_a_note_address_reads_back_marked_and_an_ordinary_one_unmarked() -> None:
+    user, thread = new_id(), new_id()
+    note = reply_address(SETTINGS, user, thread, note=True)
+    plain = reply_address(SETTINGS, user, thread)
+    assert note != plain and len(note.partition("@")[0]) <= 64
+    assert read_reply_target(SETTINGS, note) == (user, thread, True)
+    assert read_reply_target(SETTINGS, plain.upper()) == (user, thread, False)
+    assert read_reply_address(SETTINGS, note) == (user, thread)

@@ -35,9 +35,9 @@ from server.actions.sanctions import suspended
 from server.actions.threads import clean_title, start_thread
 from server.errors import ActionError, TooFast
 from server.mail.inbound import InboundMail, read_mail
-from server.mail.replyaddr import read_reply_address
+from server.mail.replyaddr import read_reply_address, read_reply_target
 from server.markdown import clean_body
-from server.models import Attachment, Role, Thread, User
+from server.models import Attachment, Audience, Role, Thread, User
 from server.payloads import TITLE_MAX_CHARS
 from server.publisher import Publisher
 from server.queries import message_by_client_id
@@ -121,9 +121,12 @@ async def receive_mail(
         return refused(f"{mail.from_address!r} is not authenticated (SPF/DKIM) by our relay")
     results: list[Received] = []
     for recipient in dict.fromkeys(mail.recipients):  # each once, in order
-        target = read_reply_address(settings, recipient)
+        target = read_reply_target(settings, recipient)
         if target is not None:
-            results.append(await _reply(settings, publisher, mail, *target, storage))
+            user_id, thread_id, note = target
+            results.append(
+                await _reply(settings, publisher, mail, user_id, thread_id, storage, note=note)
+            )
         elif settings.mail_support_address and recipient == settings.mail_support_address:
             results.append(await _question(settings, publisher, mail, storage))
     if not results:
@@ -142,8 +145,11 @@ async def _reply(
     user_id: str,
     thread_id: str,
     storage: Storage | None,
+    *,
+    note: bool = False,
 ) -> Received:
-    """Post a reply into the thread its address names, as the person it names."""
+    """Post a reply into the thread its address names, as the person it names (a staff note
+    when the address was signed for a staff note's notification)."""
     user = await User.get_or_none(id=user_id)
     if user is None or not _usable(user):
         return refused("this reply address no longer takes replies")
@@ -166,8 +172,15 @@ async def _reply(
     if not mail.text and not files:
         return refused("the mail has no new text")
     try:
+        audience = Audience.STAFF if note and user.is_staff else Audience.ALL
         message, _ = await send_message(
-            publisher, user, thread_id, mail.text, mail.client_id, attachments=[a.id for a in files]
+            publisher,
+            user,
+            thread_id,
+            mail.text,
+            mail.client_id,
+            audience,
+            attachments=[a.id for a in files],
         )
     except ActionError as err:
         await _discard(files, storage)

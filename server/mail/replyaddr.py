@@ -9,6 +9,10 @@ thread as that person (server/actions/inbound_mail.py). The token must
   compared in constant time. Changing SECRET_KEY makes every old reply address invalid.
 
 It does not expire: whether the person may still post is checked when the mail arrives.
+
+A staff member's address may be signed as a *note* address (when the mail told them of a staff
+note): a reply to it becomes a staff note, so answering a colleague's note by mail never
+reaches the customer.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ LOCAL_PREFIX = "reply+"
 MAX_LOCAL_PART = 64  # RFC 5321 section 4.5.3.1.1
 MAC_BYTES = 10  # 80 bits: guessing one by sending mail is hopeless
 PURPOSE = b"dreiklang/mail/reply-address/v1"
+NOTE_FLAG = 4  # in the flags byte, beside the two "compact id" bits
 COMPACT_ID_BYTES = 9  # server/models/ids.py: 12 url-safe characters are 9 bytes
 _COMPACT_ID = re.compile(r"[A-Za-z0-9_-]{12}")
 
@@ -67,20 +72,23 @@ def _unpack_id(compact: bool, data: bytes, at: int) -> tuple[str, int]:
     return raw.decode(), at + 1 + size
 
 
-def reply_token(settings: Settings, user_id: str, thread_id: str) -> str:
-    """Return the lowercase base32 token signed for this person and thread."""
+def reply_token(settings: Settings, user_id: str, thread_id: str, note: bool = False) -> str:
+    """Return the lowercase base32 token signed for this person and thread (and, for a
+    staff note's notification, marked so that a reply becomes a staff note)."""
     user_compact, user_data = _pack_id(user_id)
     thread_compact, thread_data = _pack_id(thread_id)
-    payload = bytes([int(user_compact) | int(thread_compact) << 1]) + user_data + thread_data
+    flags = int(user_compact) | int(thread_compact) << 1 | (NOTE_FLAG if note else 0)
+    payload = bytes([flags]) + user_data + thread_data
     token = base64.b32encode(payload + _mac(settings, payload)).decode().rstrip("=")
     return token.lower()
 
 
-def reply_address(settings: Settings, user_id: str, thread_id: str) -> str:
-    """reply+TOKEN@MAIL_REPLY_DOMAIN signed for this person and thread ("" if no domain)."""
+def reply_address(settings: Settings, user_id: str, thread_id: str, note: bool = False) -> str:
+    """reply+TOKEN@MAIL_REPLY_DOMAIN signed for this person and thread ("" if no domain);
+    `note`: a reply to it becomes a staff note."""
     if not settings.mail_reply_domain:
         return ""
-    local = LOCAL_PREFIX + reply_token(settings, user_id, thread_id)
+    local = LOCAL_PREFIX + reply_token(settings, user_id, thread_id, note)
     if len(local) > MAX_LOCAL_PART:  # only ids not made by new_id() can be this long
         return ""
     return f"{local}@{settings.mail_reply_domain}"
@@ -88,6 +96,12 @@ def reply_address(settings: Settings, user_id: str, thread_id: str) -> str:
 
 def read_reply_address(settings: Settings, address: str) -> tuple[str, str] | None:
     """(user_id, thread_id) of a genuine reply address, None for anything else."""
+    target = read_reply_target(settings, address)
+    return None if target is None else target[:2]
+
+
+def read_reply_target(settings: Settings, address: str) -> tuple[str, str, bool] | None:
+    """(user_id, thread_id, note) of a genuine reply address, None for anything else."""
     domain_wanted = settings.mail_reply_domain
     if not domain_wanted:
         return None
@@ -110,7 +124,7 @@ def read_reply_address(settings: Settings, address: str) -> tuple[str, str] | No
     if len(payload) < 1 or not hmac.compare_digest(mac, _mac(settings, payload)):
         return None
     flags = payload[0]
-    if flags > 3:
+    if flags > 3 | NOTE_FLAG:
         return None
     try:
         user_id, at_thread = _unpack_id(bool(flags & 1), payload, 1)
@@ -119,4 +133,4 @@ def read_reply_address(settings: Settings, address: str) -> tuple[str, str] | No
         return None
     if end != len(payload):
         return None
-    return user_id, thread_id
+    return user_id, thread_id, bool(flags & NOTE_FLAG)
