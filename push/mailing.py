@@ -25,6 +25,7 @@ from push.recipients import in_quiet_hours, quiet_hours_end, wants
 from server.mail.digest import email_choice
 from server.mail.outbox import queue_mail
 from server.mail.policy import may_mail
+from server.mentions import mention_names, mention_query
 from server.models import (
     EmailChoice,
     Follow,
@@ -86,18 +87,31 @@ async def mailable(
 
 async def may_reach_a_mailbox(pending: list[NotificationIntent]) -> bool:
     """Tell cheaply whether a batch of intents may mail anyone (the full check follows): it
-    is not only for followers, mentions someone, or a follower has a confirmed address."""
+    is not only for followers, mentions someone with a confirmed address, or a follower with a
+    confirmed address other than the message's own author reads one of its threads."""
     if any(not KINDS[i.kind].followers_only for i in pending if i.kind in KINDS.by_name):
         return True
-    messages = [i.message_id for i in pending if i.message_id is not None]
-    if messages and await Message.filter(id__in=messages, body__contains="@").exists():
-        return True
     people = User.filter(email_verified_at__isnull=False, deactivated_at__isnull=True)
-    return await Follow.filter(
+    messages = [i.message_id for i in pending if i.message_id is not None]
+    authors: dict[str, str] = {}
+    if messages:
+        rows = await Message.filter(id__in=messages).values_list("id", "author_id", "body")
+        authors = {str(mid): str(author) for mid, author, _ in rows}
+        names = set().union(*(mention_names(body) for _, _, body in rows if "@" in body))
+        mentioned = await mention_query(names) if names else None
+        if mentioned is not None and await people.filter(mentioned).exists():
+            return True
+    followers: dict[str, set[str]] = {}
+    for thread_id, user_id in await Follow.filter(
         thread_id__in=list({i.thread_id for i in pending}),
         state=FollowState.FOLLOWING,
         user_id__in=Subquery(people.values("id")),
-    ).exists()
+    ).values_list("thread_id", "user_id"):
+        followers.setdefault(str(thread_id), set()).add(str(user_id))
+    # One's own message notifies nobody of it: a staff author following the thread is no reason.
+    return any(
+        followers.get(i.thread_id, set()) - {authors.get(i.message_id or "", "")} for i in pending
+    )
 
 
 async def record(mailing: Mailing, intent: NotificationIntent, rows: list[MailRow]) -> None:

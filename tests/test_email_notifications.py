@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from push.digest import SUBJECT_ONE
-from push.mailing import Mailing, record, send_due
+from push.mailing import Mailing, may_reach_a_mailbox, record, send_due
 from push.vapid import VapidKeys, load_or_create
 from push.worker import PushConfig, PushWorker
 from server.actions.account_mail import confirm_email, confirm_link
@@ -410,6 +410,21 @@ async def test_told_of_a_staff_note_a_staff_members_mail_reply_becomes_a_note(
     await room.at(later(12))
     [_, public] = await mails_to(JAN)
     assert read_reply_target(room.settings, public.reply_to) == (jan.id, thread.id, False)
+
+
+async def test_a_batch_only_its_author_or_unconfirmed_people_could_hear_is_dropped_cheaply(
+    room: Mailroom,
+) -> None:
+    async def pending(message_id: str) -> list[NotificationIntent]:
+        return list(await NotificationIntent.filter(message_id=message_id))
+
+    thread = await thread_of(room)  # only Frau Weber (confirmed) follows it
+    # Her own follow-up, an address that is no mention, and Tom (unconfirmed): nobody to mail.
+    for text in ("Update: 4711", "Write to weber@example.org", "@tom did yours work?"):
+        assert not await may_reach_a_mailbox(await pending(await says(room, "weber", thread, text)))
+    # Jan (confirmed) mentioned, or a follower who did not write it: maybe someone.
+    assert await may_reach_a_mailbox(await pending(await says(room, "weber", thread, "@jan ok?")))
+    assert await may_reach_a_mailbox(await pending(await says(room, "jan", thread, "Tuesday.")))
 
 
 # -- durability -----------------------------------------------------------------------------
