@@ -10,7 +10,9 @@ losses (every subscriber gets each message of its thread once, in order), latenc
 Targets, all in one run, with the same load client:
 - "dreiklang": `dreiklang serve` on a fresh SQLite DATA_DIR with the demo, and T threads the
   demo customer starts through `POST /api/v1/threads`; the subscribers are that customer, the
-  sender the demo agent (as in the one-room workload).
+  sender the demo agent (as in the one-room workload). Before measuring, the agent answers
+  every thread once (`--no-prime` skips it), so that each measured message is a plain reply
+  and not also the status change of a question's first answer.
 - "dreiklang@PATH": the same, the server code taken from another checkout (an older commit).
 - "storing": bench/baseline_room.py with `--store`: one room per thread that writes every
   message to SQLite (one INSERT, one COMMIT) before it broadcasts it.
@@ -84,6 +86,7 @@ class Options:
     py_spy: str = ""
     profile_dir: Path | None = None
     pad_to: int = 700  # baseline frames: replaced by Dreiklang's mean event frame size
+    prime: bool = True  # answer each thread once before measuring (see answer_threads)
     contenders: list[Contender] = field(default_factory=list)
 
     @property
@@ -140,6 +143,19 @@ def create_threads(server: Server, count: int, run_id: str) -> list[str]:
         data = server.http("POST", "/api/v1/threads", body, token=server.customer_token)
         ids.append(str(data["thread"]["id"]))
     return ids
+
+
+def answer_threads(server: Server, threads: list[str], run_id: str) -> None:
+    """Answer every thread once as the agent (`--prime`): the first staff reply to a customer's
+    open question also moves it to "answered" (a second event, server/actions/desk.py), so
+    without this a third of the measured messages would carry a status event too, and each
+    subscriber would get one event more than its thread's share of messages."""
+    deadline = time.monotonic() + 60 + len(threads) * CREATE_SECONDS_PER_THREAD
+    for i, thread in enumerate(threads):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"answered only {i} of {len(threads)} threads in time")
+        body = {"body": f"First answer {i}", "client_id": f"bench-{run_id}-answer-{i}"}
+        server.http("POST", f"/api/v1/threads/{thread}/messages", body, token=server.agent_token)
 
 
 def wait_idle(pid: int, max_seconds: float) -> float:
@@ -335,6 +351,8 @@ def run(opts: Options, keep: bool) -> dict[str, Any]:
                 with fanout.running(who.kind, root, opts.pin, who.source) as server:
                     if who.kind == "dreiklang":
                         threads = create_threads(server, opts.threads, secrets.token_hex(4))
+                        if opts.prime:
+                            answer_threads(server, threads, secrets.token_hex(4))
                     else:
                         threads = [f"t{i}" for i in range(opts.threads)]
                     setup = time.monotonic() - started
@@ -369,6 +387,7 @@ def run(opts: Options, keep: bool) -> dict[str, Any]:
         "rate_per_second": opts.rate,
         "runs": opts.runs,
         "seed": opts.seed,
+        "primed": opts.prime,  # every thread answered once before measuring
         "pad_to": opts.pad_to,
         "targets": [
             {"name": c.name, "kind": c.kind, "code": c.code, "source": str(c.source)}
@@ -608,6 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="names the `dreiklang` code in the report")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="load clients")
     parser.add_argument(
+        "--no-prime", action="store_true",
+        help="don't answer each thread once before measuring: the first reply's status event "
+        "is then measured too (and counted as a stray event)",
+    )  # fmt: skip
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=0.0,
@@ -641,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=args.threads, per_thread=args.per_thread, rate=args.rate,
         messages=args.messages, runs=args.runs, seed=args.seed, workers=args.workers,
         pin=not args.no_pin and (os.cpu_count() or 1) >= 2, quiet_wait=args.quiet_wait,
-        contenders=contenders,
+        contenders=contenders, prime=not args.no_prime,
     )  # fmt: skip
     if args.py_spy:
         opts.py_spy, opts.profile_dir = args.py_spy, Path(args.profile_dir)
