@@ -91,6 +91,13 @@
     attributeFilter: ["data-answer", "data-asker", "data-question", "data-first"],
   });
   document.addEventListener("htmx:afterSettle", offerAll);
+  // Belt and braces: the answer's response and its live frame race, and htmx may settle on a
+  // node the frame already replaced (its events then reach nobody). Look again shortly after a
+  // tap on Accept/Undo; the labels only ever follow what the page shows.
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest || !event.target.closest(".mark-answer")) return;
+    for (const ms of [300, 1000, 3000]) setTimeout(offerAll, ms);
+  });
   document.addEventListener("DOMContentLoaded", offerAll);
   offerAll();
 })();
